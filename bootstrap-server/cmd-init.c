@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/* geostage-bootstrap init: the state dir, its keys and its database. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "crypto.h"
+#include "db.h"
+#include "fileio.h"
+#include "log.h"
+#include "ossl.h"
+#include "server.h"
+
+static void
+init_help(void)
+{
+	printf("Usage: geostage-bootstrap init --url https://HOST:PORT "
+	       "[OPTIONS]\n\n"
+	       "Create the state dir (0700) with the HTTPS key and certificate,\n"
+	       "the Ed25519 token key, the node CA and the database. Existing\n"
+	       "keys are kept unless --force is given.\n\n"
+	       "  --state-dir D         state dir (default %s)\n"
+	       "  --url URL             where nodes enroll; repeat for more\n"
+	       "  --vpn-network CIDR    node VPN addresses (default "
+	       "10.99.0.0/16)\n"
+	       "  --vpn-remote H:P      the OpenVPN server nodes connect to; "
+	       "repeatable\n"
+	       "  --api-endpoint H:P    the Kubernetes API endpoint for joins\n"
+	       "  --kubeconfig F        credentials for the Kubernetes API\n"
+	       "  --listen ADDR:PORT    default listen address for serve\n"
+	       "  --force               replace existing keys (invalidates "
+	       "every token)\n",
+	       server_default_state_dir());
+}
+
+/* subjectAltName for the TLS certificate from the URLs' hosts. */
+static int
+tls_san(const struct server_config *c, char *buf, size_t size)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->n_urls; i++) {
+		const char *h = c->urls[i] + strlen("https://");
+		size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/");
+		char host[256];
+		uint32_t a;
+		bool ip6 = h[0] == '[';
+
+		snprintf(host, sizeof(host), "%.*s", (int)(ip6 ? n - 2 : n),
+			 ip6 ? h + 1 : h);
+		off += (size_t)snprintf(
+			buf + off, off < size ? size - off : 0, "%s%s:%s",
+			off ? "," : "",
+			ip6 || ipnet_parse_addr(host, &a) == 0 ? "IP" : "DNS",
+			host);
+	}
+	return off < size ? 0 : -E2BIG;
+}
+
+static int
+key_exists(int dirfd, const char *name)
+{
+	return faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static int
+make_keys(const char *dir, int dirfd, const struct server_config *c,
+	  bool force)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *tls = NULL, *tok = NULL,
+					  *ca = NULL;
+	_cleanup_(X509_freep) X509 *tls_cert = NULL, *ca_cert = NULL;
+	char path[4200], san[2048];
+	int r;
+
+#define P(name) (snprintf(path, sizeof(path), "%s/%s", dir, name), path)
+	if (force || !key_exists(dirfd, "tls.key")) {
+		if ((r = tls_san(c, san, sizeof(san))) < 0 ||
+		    (r = crypto_gen_p256(&tls)) < 0 ||
+		    (r = crypto_self_signed(tls, "geostage-bootstrap", san, 0,
+					    3650, &tls_cert)) < 0 ||
+		    (r = crypto_key_save(P("tls.key"), tls, 0600)) < 0 ||
+		    (r = crypto_cert_save(P("tls.crt"), tls_cert, 0644)) < 0)
+			return log_error_errno(r, "cannot create TLS key: %s",
+					       strerror(-r));
+	}
+	if (force || !key_exists(dirfd, "token.key")) {
+		if ((r = crypto_gen_ed25519(&tok)) < 0 ||
+		    (r = crypto_key_save(P("token.key"), tok, 0600)) < 0)
+			return log_error_errno(r, "cannot create token key: %s",
+					       strerror(-r));
+	}
+	if (force || !key_exists(dirfd, "ca.key")) {
+		if ((r = crypto_gen_p256(&ca)) < 0 ||
+		    (r = crypto_self_signed(ca, "geostage node CA", NULL, 1,
+					    3650, &ca_cert)) < 0 ||
+		    (r = crypto_key_save(P("ca.key"), ca, 0600)) < 0 ||
+		    (r = crypto_cert_save(P("ca.crt"), ca_cert, 0644)) < 0)
+			return log_error_errno(r, "cannot create node CA: %s",
+					       strerror(-r));
+	}
+#undef P
+	return 0;
+}
+
+static int
+parse_init_args(int argc, char **argv, struct server_config *c,
+		const char **state_dir, bool *force)
+{
+	static const struct option opts[] = {
+		COMMON_LONG_OPTIONS,
+		{"url", required_argument, NULL, 'u'},
+		{"vpn-network", required_argument, NULL, 'n'},
+		{"vpn-remote", required_argument, NULL, 'r'},
+		{"api-endpoint", required_argument, NULL, 'a'},
+		{"kubeconfig", required_argument, NULL, 'k'},
+		{"listen", required_argument, NULL, 'l'},
+		{"force", no_argument, NULL, 'f'},
+		{},
+	};
+	int o;
+
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (o) {
+		case 'h':
+			init_help();
+			return -1; /* done, nothing else to do */
+		case 'D':
+			*state_dir = optarg;
+			break;
+		case 'u':
+			if (c->n_urls >= TOKEN_ISS_MAX ||
+			    !token_url_is_valid(optarg)) {
+				log_error("invalid --url '%s': want "
+					  "https://HOST[:PORT], at most %d",
+					  optarg, TOKEN_ISS_MAX);
+				return EXIT_USAGE;
+			}
+			c->urls[c->n_urls++] = strdup(optarg);
+			break;
+		case 'n':
+			if (ipnet_parse(optarg, &c->vpn_network) < 0 ||
+			    c->vpn_network.prefix < 8 ||
+			    c->vpn_network.prefix > 29) {
+				log_error("invalid --vpn-network '%s': want a "
+					  "network address, /8 to /29",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'r':
+			if (c->n_vpn_remotes >= SERVER_REMOTES_MAX ||
+			    !strchr(optarg, ':') || strlen(optarg) > 255) {
+				log_error("invalid --vpn-remote '%s': want "
+					  "HOST:PORT",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			c->vpn_remotes[c->n_vpn_remotes++] = strdup(optarg);
+			break;
+		case 'a':
+			free(c->api_endpoint);
+			c->api_endpoint = strdup(optarg);
+			break;
+		case 'k':
+			free(c->kubeconfig);
+			c->kubeconfig = strdup(optarg);
+			break;
+		case 'l':
+			free(c->listen);
+			c->listen = strdup(optarg);
+			break;
+		case 'f':
+			*force = true;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc || c->n_urls == 0) {
+		log_error("init needs --url https://HOST:PORT (see --help)");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+int
+cmd_init(int argc, char **argv)
+{
+	_cleanup_(server_config_done) struct server_config c;
+	_cleanup_(server_freep) struct server *s = NULL;
+	_cleanup_close_ int dirfd = -1;
+	const char *dir = NULL;
+	bool force = false;
+	int r;
+
+	server_config_init(&c);
+	r = parse_init_args(argc, argv, &c, &dir, &force);
+	if (r != EXIT_OK)
+		return r < 0 ? EXIT_OK : r;
+	dir = state_dir_or_default(dir);
+	r = mkdir_safe(dir, 0700);
+	if (r < 0)
+		return log_error_errno(r, "cannot create %s: %s", dir,
+				       strerror(-r)),
+		       EXIT_FAIL;
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd < 0 || fchmod(dirfd, 0700) < 0)
+		return log_error_errno(errno, "cannot open %s: %m", dir),
+		       EXIT_FAIL;
+	if (!force && key_exists(dirfd, "token.key"))
+		log_info("%s is already initialised: keeping its keys "
+			 "(--force replaces them)",
+			 dir);
+	r = make_keys(dir, dirfd, &c, force);
+	if (r < 0)
+		return EXIT_FAIL;
+	r = server_config_save(dirfd, &c);
+	if (r < 0)
+		return log_error_errno(r, "cannot write bootstrap.conf: %s",
+				       strerror(-r)),
+		       EXIT_FAIL;
+	r = server_open(dir, SERVER_LOAD_PIN | SERVER_LOAD_TOKEN_KEY |
+				     SERVER_LOAD_CA,
+			&s);
+	if (r < 0)
+		return EXIT_FAIL;
+	printf("state dir:  %s\nurl:        %s\ntls pin:    %s\n"
+	       "next:       geostage-bootstrap site add NAME --prefix CIDR\n",
+	       dir, c.urls[0], s->pin);
+	return EXIT_OK;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* The server's state directory: its configuration, keys and database.
+ *
+ *   bootstrap.conf   settings written by init (key = value)
+ *   tls.key tls.crt  the HTTPS key (its SPKI hash is every token's pin)
+ *   token.key        Ed25519 key that signs enrollment tokens
+ *   ca.key ca.crt    the node CA
+ *   geostage.db      SQLite: sites, tokens, nodes, steps, events
+ *   ccd/             OpenVPN per-node files, exactly the non-revoked nodes
+ *   revoked/         OpenVPN "crl-verify DIR dir": one file per serial
+ */
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "ipalloc.h"
+#include "token.h"
+
+#define SERVER_REMOTES_MAX 8
+
+struct server_config {
+	char *urls[TOKEN_ISS_MAX];
+	size_t n_urls;
+	struct ipnet vpn_network;
+	char *vpn_remotes[SERVER_REMOTES_MAX];
+	size_t n_vpn_remotes;
+	char *api_endpoint;
+	char *kubeconfig;
+	char *listen;
+	unsigned cert_days;
+	unsigned rate_limit_failures; /* per source and window */
+	unsigned rate_limit_window;   /* seconds */
+	unsigned max_connections;
+	unsigned timeout;	      /* seconds of inactivity */
+};
+
+struct server {
+	char *state_dir;
+	int state_fd;
+	int ccd_fd;
+	int revoked_fd;
+	struct server_config cfg;
+	sqlite3 *db;
+	EVP_PKEY *token_key;
+	EVP_PKEY *ca_key;
+	X509 *ca_cert;
+	char *ca_pem;
+	char *pin; /* of tls.key */
+};
+
+enum {
+	SERVER_LOAD_TOKEN_KEY = 1 << 0,
+	SERVER_LOAD_CA = 1 << 1,
+	SERVER_LOAD_PIN = 1 << 2,
+};
+
+/* $GEOSTAGE_STATE_DIR, else /var/lib/geostage-bootstrap. */
+const char *server_default_state_dir(void);
+/* Opens an initialised state dir: config, database (migrated), and the
+ * keys named by flags. -ENOENT when init never ran there. */
+int server_open(const char *state_dir, unsigned flags, struct server **ret);
+void server_free(struct server *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct server *, server_free)
+
+void server_config_init(struct server_config *c);
+void server_config_done(struct server_config *c);
+int server_config_load(int state_fd, struct server_config *c);
+int server_config_save(int state_fd, const struct server_config *c);
+/* Path inside the state dir, for error messages and OpenSSL file APIs. */
+char *server_path(const struct server *s, const char *name);
