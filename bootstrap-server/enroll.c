@@ -125,8 +125,8 @@ parse_request(const char *body, size_t len, struct enroll_request *req,
 	facts = json_object_get(req->json, "facts");
 	if (facts && !json_is_object(facts))
 		return *ret_why = "facts must be an object", -EINVAL;
-	req->facts = json_dumps(facts ? facts : json_object(),
-				JSON_COMPACT | JSON_SORT_KEYS);
+	req->facts = facts ? json_dumps(facts, JSON_COMPACT | JSON_SORT_KEYS)
+			   : strdup("{}");
 	if (!req->facts)
 		return -ENOMEM;
 	if (strlen(req->facts) > ENROLL_FACTS_MAX)
