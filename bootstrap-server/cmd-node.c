@@ -204,7 +204,6 @@ node_revoke(int argc, char **argv)
 	_cleanup_(server_freep) struct server *s = NULL;
 	struct db_node n = {0};
 	const char *dir = NULL, *name;
-	char field[80];
 	bool json = false;
 	int r;
 
@@ -230,8 +229,6 @@ node_revoke(int argc, char **argv)
 		return log_error_errno(r, "cannot revoke %s: %s", name,
 				       strerror(-r)),
 		       EXIT_FAIL;
-	snprintf(field, sizeof(field), "NODE=%s", name);
-	log_event(LOG_NOTICE, "node revoked", field, NULL);
 	printf("revoked node %s\n", name);
 	return EXIT_OK;
 }

@@ -203,7 +203,10 @@ sign_token(struct server *s, struct create_args *a, const char *site,
 	r = jws_sign(s->token_key, payload, ret);
 	if (r < 0)
 		return r;
-	return db_token_insert(s->db, c, now);
+	r = db_token_insert(s->db, c, now);
+	if (r < 0)
+		return r;
+	return db_event(s->db, "token-created", c->jti, NULL, NULL);
 }
 
 static int
@@ -267,11 +270,6 @@ token_create(int argc, char **argv)
 		return log_error_errno(r, "cannot create token: %s",
 				       strerror(-r)),
 		       EXIT_FAIL;
-	{
-		char field[80];
-		snprintf(field, sizeof(field), "TOKEN_ID=%s", c->jti);
-		log_event(LOG_DEBUG, "token created", field, NULL);
-	}
 	return print_token(&a, c, token) < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
@@ -410,7 +408,6 @@ token_revoke(int argc, char **argv)
 {
 	_cleanup_(server_freep) struct server *s = NULL;
 	const char *dir = NULL;
-	char field[80];
 	bool json = false;
 	int r;
 
@@ -436,8 +433,6 @@ token_revoke(int argc, char **argv)
 		return log_error_errno(r, "cannot revoke: %s", strerror(-r)),
 		       EXIT_FAIL;
 	(void)db_event(s->db, "token-revoked", argv[optind], NULL, NULL);
-	snprintf(field, sizeof(field), "TOKEN_ID=%s", argv[optind]);
-	log_event(LOG_NOTICE, "token revoked", field, NULL);
 	printf("revoked token %s\n", argv[optind]);
 	return EXIT_OK;
 }
