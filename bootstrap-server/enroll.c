@@ -90,17 +90,17 @@ get_string(json_t *o, const char *key, size_t max, bool required,
 	return 0;
 }
 
-struct enroll_request {
-	json_t *json;
-	const char *csr;
-	const char *hostname;
-	const char *name;
-	char *facts; /* compact JSON */
-};
+void
+enroll_request_done(struct enroll_request *req)
+{
+	json_decref(req->json);
+	free(req->facts);
+	memset(req, 0, sizeof(*req));
+}
 
-static int
-parse_request(const char *body, size_t len, struct enroll_request *req,
-	      const char **ret_why)
+int
+enroll_request_parse(const char *body, size_t len, struct enroll_request *req,
+		     const char **ret_why)
 {
 	json_t *facts;
 
@@ -336,7 +336,7 @@ enroll_redeem(struct server *s, const char *token, size_t token_len,
 	r = check_token(s, token, token_len, now, &c, &t, a);
 	if (r < 0)
 		goto out;
-	r = parse_request(body, body_len, &req, &why);
+	r = enroll_request_parse(body, body_len, &req, &why);
 	if (r == -EINVAL) {
 		fail(a, 400, "bad_request", why);
 		goto out;
@@ -358,8 +358,7 @@ enroll_redeem(struct server *s, const char *token, size_t token_len,
 	}
 out:
 	db_rollback(s->db);
-	json_decref(req.json);
-	free(req.facts);
+	enroll_request_done(&req);
 	if (r < 0 && !a->error) {
 		enroll_answer_done(a);
 		return fail_db(a, r);

@@ -28,6 +28,21 @@ struct enroll_answer {
 
 void enroll_answer_done(struct enroll_answer *a);
 
+/* The body of POST /v1/enroll, validated (docs/PROTOCOL.md). Strings
+ * point into json. */
+struct enroll_request {
+	json_t *json;
+	const char *csr;
+	const char *hostname;
+	const char *name;
+	char *facts; /* compact JSON */
+};
+
+/* -EINVAL with *ret_why for a body that breaks the contract. */
+int enroll_request_parse(const char *body, size_t len,
+			 struct enroll_request *req, const char **ret_why);
+void enroll_request_done(struct enroll_request *req);
+
 int enroll_redeem(struct server *s, const char *token, size_t token_len,
 		  const char *body, size_t body_len, int64_t now,
 		  struct enroll_answer *ret);
