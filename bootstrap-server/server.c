@@ -18,7 +18,9 @@ server_default_state_dir(void)
 {
 	const char *e = getenv("GEOSTAGE_STATE_DIR");
 
-	return e && *e ? e : LOCALSTATEDIR "/lib/geostage-bootstrap";
+	/* A fixed path, whatever the install prefix: the units, the package
+	 * and the documentation all name it. */
+	return e && *e ? e : "/var/lib/geostage-bootstrap";
 }
 
 void

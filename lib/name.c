@@ -37,7 +37,7 @@ bool
 name_is_reserved(const char *s)
 {
 	static const char *const reserved[] = {"default", "localhost", "none",
-					       "all", "master"};
+					       "all"};
 	size_t i;
 
 	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)

@@ -40,14 +40,16 @@ table_add_row(struct table *t, const char *const *cells)
 		return -ENOMEM;
 	t->cells = c;
 	for (i = 0; i < t->n_columns; i++) {
-		const char *s = cells[i] ? cells[i] : "-";
-		size_t n = strlen(s);
-		c[rows * t->n_columns + i] = strdup(s);
-		if (!c[rows * t->n_columns + i])
+		c[rows * t->n_columns + i] = strdup(cells[i] ? cells[i] : "-");
+		if (!c[rows * t->n_columns + i]) {
+			while (i-- > 0)
+				free(c[rows * t->n_columns + i]);
 			return -ENOMEM;
-		if (n > t->width[i])
-			t->width[i] = n;
+		}
 	}
+	for (i = 0; i < t->n_columns; i++)
+		t->width[i] = MAX(t->width[i],
+				  strlen(c[rows * t->n_columns + i]));
 	if (rows > 0)
 		t->n_rows++;
 	return 0;
@@ -103,9 +105,15 @@ format_duration_ms(long long ms, char *buf, size_t size)
 		snprintf(buf, size, "%lldms", ms);
 	else if (ms < 60000)
 		snprintf(buf, size, "%lld.%llds", ms / 1000, (ms % 1000) / 100);
-	else
+	else if (ms < 3600000)
 		snprintf(buf, size, "%lldm%02llds", ms / 60000,
 			 (ms % 60000) / 1000);
+	else if (ms < 86400000)
+		snprintf(buf, size, "%lldh%02lldm", ms / 3600000,
+			 (ms % 3600000) / 60000);
+	else
+		snprintf(buf, size, "%lldd%02lldh", ms / 86400000,
+			 (ms % 86400000) / 3600000);
 }
 
 void
