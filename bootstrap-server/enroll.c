@@ -393,6 +393,20 @@ enroll_node_by_cert(struct server *s, X509 *peer, struct db_node *ret)
 	return 0;
 }
 
+/* Optional, may be empty, bounded, no NUL or control characters. */
+static bool
+message_is_valid(json_t *v, const char **ret)
+{
+	if (!v)
+		return true;
+	if (!json_is_string(v) || json_string_length(v) > ENROLL_MESSAGE_MAX ||
+	    strlen(json_string_value(v)) != json_string_length(v) ||
+	    has_controls(json_string_value(v)))
+		return false;
+	*ret = json_string_value(v);
+	return true;
+}
+
 static bool
 in_list(const char *s, const char *const *list, size_t n)
 {
@@ -409,7 +423,7 @@ enroll_progress(struct server *s, X509 *peer, const char *body,
 		size_t body_len, int64_t now, struct enroll_answer *a)
 {
 	_cleanup_(json_decrefp) json_t *j = NULL;
-	const char *step, *state, *message;
+	const char *step, *state, *message = NULL;
 	json_t *started, *duration;
 	struct db_node n;
 	int r;
@@ -437,8 +451,7 @@ enroll_progress(struct server *s, X509 *peer, const char *body,
 	    !in_list(state, step_states, ELEMENTSOF(step_states)) ||
 	    !json_is_integer(started) || json_integer_value(started) < 0 ||
 	    !json_is_integer(duration) || json_integer_value(duration) < 0 ||
-	    get_string(j, "message", ENROLL_MESSAGE_MAX, false, &message) < 0 ||
-	    (message && has_controls(message))) {
+	    !message_is_valid(json_object_get(j, "message"), &message)) {
 		db_node_done(&n);
 		return fail(a, 400, "bad_request",
 			    "expected {step, state, started, duration_ms, "

@@ -24,6 +24,7 @@ struct httpd {
 	unsigned connections;
 	unsigned max_connections;
 	bool paused;
+	bool closing; /* evhttp_free() under way: listeners are gone */
 };
 
 static int ssl_conn_index = -1;
@@ -58,7 +59,7 @@ conn_closed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	if (!h)
 		return;
 	h->connections--;
-	if (h->connections < h->max_connections)
+	if (!h->closing && h->connections < h->max_connections)
 		set_paused(h, false);
 }
 
@@ -227,7 +228,8 @@ httpd_new(struct event_base *base, SSL_CTX *ctx,
 	evhttp_set_allowed_methods(
 		h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 				 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-				 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+				 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+				 EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
 	evhttp_set_default_content_type(h->http, "application/json");
 	*ret = h;
 	return 0;
@@ -250,8 +252,10 @@ httpd_add_listener(struct httpd *h, int fd)
 		close(fd);
 		return -ENOMEM;
 	}
-	if (!evhttp_bind_listener(h->http, l))
+	if (!evhttp_bind_listener(h->http, l)) {
+		evconnlistener_free(l);
 		return -ENOMEM;
+	}
 	h->listeners[h->n_listeners++] = l;
 	return 0;
 }
@@ -267,8 +271,9 @@ httpd_free(struct httpd *h)
 {
 	if (!h)
 		return;
-	/* Frees every connection (and so runs conn_closed) and the bound
-	 * listeners. */
+	/* Frees the bound listeners, then every connection (and so runs
+	 * conn_closed, which must not touch the listeners any more). */
+	h->closing = true;
 	evhttp_free(h->http);
 	free(h);
 }

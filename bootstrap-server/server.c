@@ -267,6 +267,12 @@ open_subdir(int state_fd, const char *name, int *ret)
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return negative_errno();
+	/* OpenVPN reads these after dropping privileges: no umask here. */
+	if (fchmod(fd, 0755) < 0) {
+		int r = negative_errno();
+		close(fd);
+		return r;
+	}
 	*ret = fd;
 	return 0;
 }
