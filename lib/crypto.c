@@ -277,7 +277,6 @@ crypto_self_signed(EVP_PKEY *key, const char *cn, const char *san,
 	_cleanup_(X509_freep) X509 *c = X509_new();
 	X509_NAME *name;
 	uint64_t serial;
-	char sanbuf[300];
 	int r;
 
 	if (!c)
@@ -310,11 +309,8 @@ crypto_self_signed(EVP_PKEY *key, const char *cn, const char *san,
 				 "critical,digitalSignature")) < 0 ||
 		    (r = add_ext(c, c, NID_ext_key_usage, "serverAuth")) < 0)
 			return r;
-		if (san) {
-			snprintf(sanbuf, sizeof(sanbuf), "%s", san);
-			if ((r = add_ext(c, c, NID_subject_alt_name, sanbuf)) < 0)
-				return r;
-		}
+		if (san && (r = add_ext(c, c, NID_subject_alt_name, san)) < 0)
+			return r;
 	}
 	if ((r = add_ext(c, c, NID_subject_key_identifier, "hash")) < 0)
 		return r;

@@ -130,13 +130,18 @@ read_file_at(int dirfd, const char *name, size_t max, char **ret,
 	struct stat st;
 	size_t n = 0;
 
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a planted FIFO must not hang; dropped once the
+	 * file is known to be a regular one. */
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return negative_errno();
 	if (fstat(fd, &st) < 0)
 		return negative_errno();
 	if (!S_ISREG(st.st_mode))
 		return -EBADFD;
+	if (fcntl(fd, F_SETFL, 0) < 0)
+		return negative_errno();
 	buf = malloc(max + 1);
 	if (!buf)
 		return -ENOMEM;

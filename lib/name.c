@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "name.h"
@@ -68,7 +69,7 @@ name_from_hostname(const char *hostname, char *ret, size_t max)
 		n--;
 	ret[n] = '\0';
 	if (n == 0 || name_is_reserved(ret))
-		strcpy(ret, "node");
+		snprintf(ret, max + 1, "node");
 }
 
 /* Kubernetes "name" part and value: [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])? */

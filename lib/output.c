@@ -122,9 +122,7 @@ format_time(long long t, char *buf, size_t size)
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	if (t <= 0 || !gmtime_r(&tt, &tm)) {
+	if (t <= 0 || !gmtime_r(&tt, &tm) ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
 		snprintf(buf, size, "-");
-		return;
-	}
-	strftime(buf, size, "%Y-%m-%d %H:%M:%SZ", &tm);
 }

@@ -162,6 +162,13 @@ token_label_is_allowed(const char *key, const char *value)
 	return true;
 }
 
+/* No NUL inside: C sees the same string the JSON holds. */
+static bool
+string_is_clean(json_t *v)
+{
+	return strlen(json_string_value(v)) == json_string_length(v);
+}
+
 static int
 dup_string(json_t *j, const char *key, size_t max, char **ret)
 {
@@ -186,7 +193,8 @@ parse_iss(json_t *j, struct token_claims *c)
 	size_t i;
 
 	if (json_is_string(v)) {
-		if (!token_url_is_valid(json_string_value(v)))
+		if (!string_is_clean(v) ||
+		    !token_url_is_valid(json_string_value(v)))
 			return -EINVAL;
 		c->iss[0] = strdup(json_string_value(v));
 		if (!c->iss[0])
@@ -199,7 +207,7 @@ parse_iss(json_t *j, struct token_claims *c)
 		return -EINVAL;
 	json_array_foreach(v, i, e)
 	{
-		if (!json_is_string(e) ||
+		if (!json_is_string(e) || !string_is_clean(e) ||
 		    !token_url_is_valid(json_string_value(e)))
 			return -EINVAL;
 		c->iss[i] = strdup(json_string_value(e));
@@ -224,7 +232,8 @@ parse_labels(json_t *j, struct token_claims *c)
 		return -EINVAL;
 	json_object_foreach(v, k, e)
 	{
-		if (!json_is_string(e) ||
+		if (!json_is_string(e) || !string_is_clean(e) ||
+		    strlen(k) > 317 ||
 		    !token_label_is_allowed(k, json_string_value(e)))
 			return -EINVAL;
 	}
@@ -299,12 +308,15 @@ token_claims_to_json(const struct token_claims *c, json_t **ret)
 	for (i = 0; i < c->n_iss; i++)
 		if (json_array_append_new(iss, json_string(c->iss[i])) < 0)
 			return -ENOMEM;
-	j = json_pack("{s:s, s:O, s:s, s:s, s:s, s:I, s:I, s:I, s:O}", "jti",
-		      c->jti, "iss", iss, "pin", c->pin, "site", c->site,
-		      "role", c->role, "iat", (json_int_t)c->iat, "exp",
-		      (json_int_t)c->exp, "max", (json_int_t)c->max, "labels",
-		      c->labels);
+	j = json_pack("{s:s, s:O, s:s, s:s, s:s, s:I, s:I, s:O}", "jti", c->jti,
+		      "iss", iss, "pin", c->pin, "site", c->site, "role",
+		      c->role, "exp", (json_int_t)c->exp, "max",
+		      (json_int_t)c->max, "labels", c->labels);
 	if (!j)
+		return -ENOMEM;
+	/* iat is optional: absent stays absent. */
+	if (c->iat > 0 &&
+	    json_object_set_new(j, "iat", json_integer(c->iat)) < 0)
 		return -ENOMEM;
 	*ret = TAKE_PTR(j);
 	return 0;

@@ -226,7 +226,9 @@ test_issue_copies_nothing_from_the_csr(void **state)
 			 0);
 	assert_int_equal(ca_serial_new(serial), 0);
 	assert_int_equal(strlen(serial), 32);
-	assert_true(serial[0] >= '1' && serial[0] <= '7');
+	/* Positive (top bit clear) and a full 16 bytes (first byte not 0). */
+	assert_true(serial[0] >= '0' && serial[0] <= '7');
+	assert_false(serial[0] == '0' && serial[1] == '0');
 	assert_int_equal(ca_issue(ca, ca_cert, node, "worker-7", serial, 30,
 				  &cert),
 			 0);
