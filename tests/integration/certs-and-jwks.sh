@@ -11,6 +11,7 @@
 #     against the JWKS key (SPKI = 302a300506032b6570032100 || x); one
 #     byte changed in the signed input or the signature fails;
 #   - the token's pin is the SHA-256 of the TLS key's SPKI.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 need_agent
 

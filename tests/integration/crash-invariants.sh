@@ -8,6 +8,7 @@
 #   - every agent that exited 0 has its node (its certificate's serial) in
 #     the database, and nodes == successful agents: no use lost or spent
 #     twice; every agent converged (0, or 77 once its token ran out).
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 need_agent
 

@@ -2,14 +2,22 @@
 # Shared helpers for the integration tests (tests/integration/*.sh).
 #
 # Sourcing this file gives the test:
-#   - its own temp dir $T, removed on exit (kept when KEEP=1);
-#   - a trap that kills every process started with `bg_start` or
-#     `server_start` by PID, on success, failure and interrupt;
+#   - its own temp dir $T, removed on exit (kept when KEEP=1), with its own
+#     copy of the binaries;
+#   - a trap that kills every process the test started (bg_start,
+#     server_start, run_parallel) by PID, on success, failure and
+#     interrupt;
 #   - server helpers: init a state dir, start `serve` on 127.0.0.1 with a
-#     port file (no sleeps), stop it;
+#     port file (no sleeps), on port 0 or on a port from free_port, stop
+#     it (exit 0 and no sanitizer report required);
 #   - HTTP helpers over curl with the server's own certificate as the
-#     only trust anchor;
+#     only trust anchor, and raw requests over `openssl s_client`;
+#   - token helpers (decode, sign with openssl), agent helpers (config,
+#     one run, many runs with bounded parallelism);
 #   - assertions that say what was expected and what was seen.
+#
+# Every loop is bounded in count and time; `fail` and `skip` work from
+# $(...) and background subshells too.
 #
 # Exit codes: 0 pass, 1 fail, 77 skip (with the reason printed).
 # make check exports top_srcdir and top_builddir (where the binaries are);
@@ -24,9 +32,9 @@ BOOTSTRAP=$top_builddir/geostage-bootstrap
 ENROLLD=$top_builddir/geostage-enrolld
 TEST_NAME=$(basename "$0" .sh)
 
-# LeakSanitizer cannot run under ptrace-restricted or some container
-# setups; the binaries still run with ASan's other checks.
+# make check sets these; the same when a test is run by hand.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # Keep the tests independent of the caller's environment.
 unset GEOSTAGE_STATE_DIR GEOSTAGE_LOG_LEVEL CREDENTIALS_DIRECTORY \
 	JOURNAL_STREAM NOTIFY_SOCKET LISTEN_FDS LISTEN_PID 2>/dev/null || true
@@ -52,14 +60,24 @@ fail() {
 	exit 1
 }
 
+# pass: stops the current server (it must exit 0), checks every server log
+# for sanitizer reports, and ends the test.
 pass() {
+	local l
+	if [ -n "${SERVER_PID:-}" ] && [[ " ${PIDS[*]} " == *" $SERVER_PID "* ]]; then
+		server_stop
+	fi
+	for l in "${SERVER_LOGS[@]}"; do
+		sanitizer_check "$l"
+	done
 	printf 'PASS: %s (%ds)\n' "$TEST_NAME" $((SECONDS - _TEST_START))
 	exit 0
 }
 
 _cleanup() {
 	local rc=$? pid i
-	trap - EXIT INT TERM USR1
+	trap - EXIT INT TERM HUP USR1
+	trap '' PIPE # a closed stdout must not stop the cleanup
 	for pid in "${PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || true
 		kill -CONT "$pid" 2>/dev/null || true # if a test stopped it
@@ -95,7 +113,7 @@ _cleanup() {
 	exit "$rc"
 }
 trap _cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' INT TERM HUP PIPE
 trap 'exit 77' USR1
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/geostage-$TEST_NAME.XXXXXX") ||
@@ -248,10 +266,13 @@ server_conf() {
 server_start() {
 	local dir=$1 port=${2:-0} i
 	rm -f "$dir.port"
-	bg_start "$dir.log" env ${SERVER_ENV:-} "$BOOTSTRAP" serve \
+	local -a envs=()
+	[ -z "${SERVER_ENV:-}" ] || read -ra envs <<<"$SERVER_ENV"
+	bg_start "$dir.log" env "${envs[@]}" "$BOOTSTRAP" serve \
 		--state-dir "$dir" --listen "127.0.0.1:$port" \
 		--port-file "$dir.port"
 	SERVER_PID=$BG_PID
+	SERVER_LOG=$dir.log
 	[[ " ${SERVER_LOGS[*]} " == *" $dir.log "* ]] || SERVER_LOGS+=("$dir.log")
 	for ((i = 0; i < 300; i++)); do # 30 s: ASan start-up is slow
 		if [ -s "$dir.port" ]; then
@@ -277,8 +298,21 @@ server_start_ok() {
 	}
 }
 
+# server_stop: SIGTERM; the server must exit 0 and its log must hold no
+# sanitizer report (leaks are reported at exit).
 server_stop() {
 	stop_pid "$SERVER_PID" TERM
+	sanitizer_check "$SERVER_LOG"
+	[ "$STOP_RC" = 0 ] ||
+		fail "the server ($SERVER_LOG) exited $STOP_RC on SIGTERM"
+}
+
+# sanitizer_check LOGFILE: fails on an ASan/UBSan/LSan report in LOGFILE.
+sanitizer_check() {
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$1"; then
+		grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" | head -n 40
+		fail "sanitizer report in $1"
+	fi
 }
 
 # token_create DIR [options]: prints a new token.
@@ -344,7 +378,7 @@ body_error() {
 
 # header NAME: a header of the last response (case-insensitive).
 header() {
-	awk -v n="$(printf '%s' "$1" | tr 'A-Z' 'a-z')" -F': *' '
+	awk -v n="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')" -F': *' '
 		{ k = tolower($1) } k == n { sub(/\r$/, ""); sub(/^[^:]*: */, "");
 		print; exit }' "$T/headers"
 }
@@ -353,11 +387,12 @@ header() {
 # independent implementation): DIR/node.key, DIR/node.csr.
 new_csr() {
 	mkdir -p "$1"
-	openssl ecparam -name prime256v1 -genkey -noout -out "$1/node.key" \
-		2>/dev/null &&
-		openssl req -new -key "$1/node.key" -subj "/CN=ignored" \
-			-out "$1/node.csr" 2>/dev/null ||
+	if ! openssl ecparam -name prime256v1 -genkey -noout \
+		-out "$1/node.key" 2>/dev/null ||
+		! openssl req -new -key "$1/node.key" -subj "/CN=ignored" \
+			-out "$1/node.csr" 2>/dev/null; then
 		fail "openssl cannot make a CSR"
+	fi
 }
 
 # enroll_body CSRFILE HOSTNAME [NAME]: the JSON body of POST /v1/enroll.
@@ -385,13 +420,13 @@ enroll_curl() {
 agent_conf() {
 	local f=$1 kv k
 	shift
-	local -A v=([retry_attempts]=3 [retry_initial_ms]=100 [retry_max_ms]=500
+	local -A vals=([retry_attempts]=3 [retry_initial_ms]=100 [retry_max_ms]=500
 		[connect_timeout]=5 [request_timeout]=20)
 	for kv in "$@"; do
-		v[${kv%%=*}]=${kv#*=}
+		vals[${kv%%=*}]=${kv#*=}
 	done
-	for k in "${!v[@]}"; do
-		echo "$k = ${v[$k]}"
+	for k in "${!vals[@]}"; do
+		echo "$k = ${vals[$k]}"
 	done >"$f"
 }
 
@@ -504,8 +539,9 @@ run_parallel() {
 		done
 		rc=0
 		wait -n -p pid "${!idx[@]}" || rc=$?
-		[ -n "${pid:-}" ] && [ -n "${idx[$pid]:-}" ] ||
+		if [ -z "${pid:-}" ] || [ -z "${idx[$pid]:-}" ]; then
 			fail "wait -n returned no PID of ours"
+		fi
 		RC[${idx[$pid]}]=$rc
 		unset "idx[$pid]"
 		_forget_pid "$pid"

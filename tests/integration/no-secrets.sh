@@ -9,6 +9,7 @@
 #     the token itself;
 #   - server state dir 0700, *.key 0600, geostage.db (and -wal, -shm) 0600;
 #   - the agent's state dir 0700, node.key 0600.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 need_agent
 
@@ -20,19 +21,21 @@ SERVER_ENV=GEOSTAGE_LOG_LEVEL=debug server_start_ok "$S"
 	fail "token create failed"
 token=$(cat "$T/token.out")
 write_token "$T/token" "$token"
-"$BOOTSTRAP" token list --state-dir "$S" >>"$T/cli.log" 2>&1
-"$BOOTSTRAP" token list --json --state-dir "$S" >>"$T/cli.log" 2>&1
-"$BOOTSTRAP" token show --state-dir "$S" "$(token_id "$token")" >>"$T/cli.log" 2>&1
-"$BOOTSTRAP" token show --json --state-dir "$S" "$(token_id "$token")" >>"$T/cli.log" 2>&1
+{
+	"$BOOTSTRAP" token list --state-dir "$S"
+	"$BOOTSTRAP" token list --json --state-dir "$S"
+	"$BOOTSTRAP" token show --state-dir "$S" "$(token_id "$token")"
+	"$BOOTSTRAP" token show --json --state-dir "$S" "$(token_id "$token")"
+} >>"$T/cli.log" 2>&1
 
 agent_conf "$T/agent.conf"
 # One runs as far as it can (the first unimplemented step: exit 70),
 # reporting progress on the way; again (resume); one more enrolls; a third
 # is refused (the token has 2 uses).
-rc=$(run_agent one "$T/token" --until done)
+rc=$(run_agent one "$T/token" --until "done")
 case $rc in 0 | 70) ;; *) cat "$T/agent-one.log"; fail "agent one: exit $rc" ;; esac
 mv "$T/agent-one.log" "$T/agent-one.1.log"
-rc=$(run_agent one "$T/token" --until done)
+rc=$(run_agent one "$T/token" --until "done")
 case $rc in 0 | 70) ;; *) cat "$T/agent-one.log"; fail "agent one, resumed: exit $rc" ;; esac
 rc=$(run_agent two "$T/token")
 assert_eq 0 "$rc" "agent two's exit"

@@ -6,6 +6,7 @@
 # "At the same moment": the server is stopped (SIGSTOP) while the agents
 # start, so that all 100 connections wait in its listen queue, then it is
 # continued and meets them all at once.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 need_agent
 
@@ -22,6 +23,7 @@ write_token "$T/token" "$token"
 agent_conf "$T/agent.conf" retry_attempts=3 connect_timeout=60 \
 	request_timeout=120
 
+# shellcheck disable=SC2317 # run by run_parallel
 agent() {
 	exec timeout 180 "$ENROLLD" --config "$T/agent.conf" \
 		--token-file "$T/token" --state-dir "$T/agent-$1" --until enroll \

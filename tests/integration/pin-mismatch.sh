@@ -5,6 +5,7 @@
 # request at all: its /metrics counts no enrollment and no response (other
 # than the scrape itself), its log mentions no enrollment, its database
 # holds no node.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 need_agent
 

@@ -3,6 +3,7 @@
 # between <!-- walkthrough:begin --> and <!-- walkthrough:end --> runs from
 # the build dir (port 8443 replaced by a free one) and ends with one node
 # enrolled: `node list` shows one node, `status` shows enroll done.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 need_agent
 
@@ -30,6 +31,7 @@ port=$FREE_PORT
 {
 	echo 'set -e'
 	echo 'trap "exit 1" INT TERM'
+	# shellcheck disable=SC2016 # expanded by the walkthrough's shell
 	echo 'trap '\''for p in $(jobs -p); do kill $p 2>/dev/null; done'\'' EXIT'
 	sed "s/8443/$port/g" "$T/walkthrough.sh"
 } >"$T/run.sh"

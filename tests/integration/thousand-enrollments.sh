@@ -3,6 +3,7 @@
 # 1000-use token: all succeed; 1000 nodes with 1000 distinct names, VPN
 # addresses and serials; uses = 1000; 1000 ccd files, one per node, each
 # with its node's address; one more agent is refused (77, exhausted).
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 need_agent
 
@@ -17,6 +18,7 @@ write_token "$T/token" "$token"
 agent_conf "$T/agent.conf" retry_attempts=5 connect_timeout=30 \
 	request_timeout=60
 
+# shellcheck disable=SC2317 # run by run_parallel
 agent() {
 	exec timeout 180 "$ENROLLD" --config "$T/agent.conf" \
 		--token-file "$T/token" --state-dir "$T/a/$1" --until enroll \

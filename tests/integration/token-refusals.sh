@@ -9,6 +9,7 @@
 #          _exhausted; agent 77;
 # and N failed redemptions from one address make the next one 429 with
 # Retry-After (a second server with a small rate_limit_failures).
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 need_agent
 
@@ -245,7 +246,9 @@ st=$(http "$R" POST /v1/enroll -H "Authorization: Bearer $tok_other" \
 assert_http 429 rate_limited "$st" "bad redemption 6 (limit 5)"
 ra=$(header Retry-After)
 assert_match '^[0-9]+$' "$ra" "Retry-After"
-[ "$ra" -ge 1 ] && [ "$ra" -le 60 ] || fail "Retry-After $ra not within the 60 s window"
+if [ "$ra" -lt 1 ] || [ "$ra" -gt 60 ]; then
+	fail "Retry-After $ra not within the 60 s window"
+fi
 # The address is limited, whatever it sends now.
 st=$(http "$R" POST /v1/enroll -H "Authorization: Bearer $rl_good" \
 	-H 'Content-Type: application/json' --data-binary @"$T/enroll.json")
