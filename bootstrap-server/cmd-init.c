@@ -20,8 +20,9 @@ init_help(void)
 	printf("Usage: geostage-bootstrap init --url https://HOST:PORT "
 	       "[OPTIONS]\n\n"
 	       "Create the state dir (0700) with the HTTPS key and certificate,\n"
-	       "the Ed25519 token key, the node CA and the database. Existing\n"
-	       "keys are kept unless --force is given.\n\n"
+	       "the Ed25519 token key, the node CA and the database. Run again,\n"
+	       "it keeps the keys (unless --force) and the settings, changing\n"
+	       "only those given; --url is needed the first time.\n\n"
 	       "  --state-dir D         state dir (default %s)\n"
 	       "  --url URL             where nodes enroll; repeat for more\n"
 	       "  --vpn-network CIDR    node VPN addresses (default "
@@ -107,10 +108,18 @@ make_keys(const char *dir, int dirfd, const struct server_config *c,
 	return 0;
 }
 
+/* What the command line says; merged over the existing settings. */
+struct init_flags {
+	struct server_config cfg; /* only what was given */
+	bool network_set;
+	bool force;
+	const char *state_dir;
+};
+
 static int
-parse_init_args(int argc, char **argv, struct server_config *c,
-		const char **state_dir, bool *force)
+parse_init_args(int argc, char **argv, struct init_flags *f)
 {
+	struct server_config *c = &f->cfg;
 	static const struct option opts[] = {
 		COMMON_LONG_OPTIONS,
 		{"url", required_argument, NULL, 'u'},
@@ -130,7 +139,7 @@ parse_init_args(int argc, char **argv, struct server_config *c,
 			init_help();
 			return -1; /* done, nothing else to do */
 		case 'D':
-			*state_dir = optarg;
+			f->state_dir = optarg;
 			break;
 		case 'u':
 			if (c->n_urls >= TOKEN_ISS_MAX ||
@@ -151,6 +160,7 @@ parse_init_args(int argc, char **argv, struct server_config *c,
 					  optarg);
 				return EXIT_USAGE;
 			}
+			f->network_set = true;
 			break;
 		case 'r':
 			if (c->n_vpn_remotes >= SERVER_REMOTES_MAX ||
@@ -175,17 +185,89 @@ parse_init_args(int argc, char **argv, struct server_config *c,
 			c->listen = strdup(optarg);
 			break;
 		case 'f':
-			*force = true;
+			f->force = true;
 			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc || c->n_urls == 0) {
-		log_error("init needs --url https://HOST:PORT (see --help)");
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
+}
+
+static void
+take_string(char **dst, char **src)
+{
+	if (*src) {
+		free(*dst);
+		*dst = TAKE_PTR(*src);
+	}
+}
+
+/* Settings already in the state dir stay unless a flag replaces them; a
+ * list flag (--url, --vpn-remote) replaces the whole list. */
+static int
+merge_settings(int dirfd, struct init_flags *f, struct server_config *c)
+{
+	struct server_config *n = &f->cfg;
+	size_t i;
+	int r;
+
+	if (faccessat(dirfd, "bootstrap.conf", F_OK, AT_SYMLINK_NOFOLLOW) ==
+	    0) {
+		r = server_config_load(dirfd, c);
+		if (r < 0)
+			return r;
+	}
+	if (n->n_urls > 0) {
+		for (i = 0; i < c->n_urls; i++)
+			free(c->urls[i]);
+		memcpy(c->urls, n->urls, sizeof(c->urls));
+		c->n_urls = n->n_urls;
+		n->n_urls = 0;
+	}
+	if (n->n_vpn_remotes > 0) {
+		for (i = 0; i < c->n_vpn_remotes; i++)
+			free(c->vpn_remotes[i]);
+		memcpy(c->vpn_remotes, n->vpn_remotes, sizeof(c->vpn_remotes));
+		c->n_vpn_remotes = n->n_vpn_remotes;
+		n->n_vpn_remotes = 0;
+	}
+	if (f->network_set)
+		c->vpn_network = n->vpn_network;
+	take_string(&c->api_endpoint, &n->api_endpoint);
+	take_string(&c->kubeconfig, &n->kubeconfig);
+	take_string(&c->listen, &n->listen);
+	if (c->n_urls == 0)
+		return log_error_errno(EINVAL, "init needs --url "
+					       "https://HOST:PORT (see --help)");
+	return 0;
+}
+
+/* Nodes hold addresses of the VPN network: it cannot move under them. */
+static int
+check_network_change(int dirfd, const char *dir,
+		     const struct server_config *c)
+{
+	_cleanup_(server_freep) struct server *s = NULL;
+	int r;
+
+	if (faccessat(dirfd, "bootstrap.conf", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0; /* a first init */
+	r = server_open(dir, 0, &s);
+	if (r < 0)
+		return r;
+	if (s->cfg.vpn_network.addr == c->vpn_network.addr &&
+	    s->cfg.vpn_network.prefix == c->vpn_network.prefix)
+		return 0;
+	if (db_nodes_active_count(s->db) > 0)
+		return log_error_errno(EBUSY,
+				       "--vpn-network cannot change while "
+				       "nodes hold addresses in the old one");
+	return 0;
 }
 
 int
@@ -194,30 +276,41 @@ cmd_init(int argc, char **argv)
 	_cleanup_(server_config_done) struct server_config c;
 	_cleanup_(server_freep) struct server *s = NULL;
 	_cleanup_close_ int dirfd = -1;
-	const char *dir = NULL;
-	bool force = false;
+	struct init_flags f = {0};
+	const char *dir;
 	int r;
 
 	server_config_init(&c);
-	r = parse_init_args(argc, argv, &c, &dir, &force);
-	if (r != EXIT_OK)
+	r = parse_init_args(argc, argv, &f);
+	if (r != EXIT_OK) {
+		server_config_done(&f.cfg);
 		return r < 0 ? EXIT_OK : r;
-	dir = state_dir_or_default(dir);
+	}
+	dir = state_dir_or_default(f.state_dir);
 	r = mkdir_safe(dir, 0700);
-	if (r < 0)
+	if (r < 0) {
+		server_config_done(&f.cfg);
 		return log_error_errno(r, "cannot create %s: %s", dir,
 				       strerror(-r)),
 		       EXIT_FAIL;
+	}
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dirfd < 0 || fchmod(dirfd, 0700) < 0)
+	if (dirfd < 0 || fchmod(dirfd, 0700) < 0) {
+		server_config_done(&f.cfg);
 		return log_error_errno(errno, "cannot open %s: %m", dir),
 		       EXIT_FAIL;
-	if (!force && key_exists(dirfd, "token.key"))
-		log_info("%s is already initialised: keeping its keys "
-			 "(--force replaces them)",
-			 dir);
-	r = make_keys(dir, dirfd, &c, force);
+	}
+	r = merge_settings(dirfd, &f, &c);
+	server_config_done(&f.cfg);
 	if (r < 0)
+		return EXIT_USAGE;
+	if (check_network_change(dirfd, dir, &c) < 0)
+		return EXIT_FAIL;
+	if (!f.force && key_exists(dirfd, "token.key"))
+		log_info("%s is already initialised: keeping its keys and "
+			 "settings (--force replaces the keys)",
+			 dir);
+	if (make_keys(dir, dirfd, &c, f.force) < 0)
 		return EXIT_FAIL;
 	r = server_config_save(dirfd, &c);
 	if (r < 0)

@@ -101,18 +101,26 @@ default_listen(const struct server_config *c, char *buf, size_t size)
 }
 
 static int
-write_port_file(const char *path, int fd)
+bound_port(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	char buf[16];
-	int port;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return negative_errno();
-	port = ss.ss_family == AF_INET6
+	return ss.ss_family == AF_INET6
 		       ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
 		       : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int
+write_port_file(const char *path, int fd)
+{
+	char buf[16];
+	int port = bound_port(fd);
+
+	if (port < 0)
+		return port;
 	snprintf(buf, sizeof(buf), "%d\n", port);
 	return write_file_atomic(path, buf, strlen(buf), 0644);
 }
@@ -153,7 +161,7 @@ open_listeners(struct serve *sv, const char *listen_flag,
 					       port_file, strerror(-r));
 		}
 	}
-	log_info("listening on %s", addr);
+	log_info("listening on %s (port %d)", addr, bound_port(fd));
 	return httpd_add_listener(sv->api.httpd, fd);
 }
 
@@ -210,6 +218,7 @@ serve_run(struct serve *sv, const char *listen_flag, const char *port_file)
 	struct httpd_limits limits = {
 		.max_connections = s->cfg.max_connections,
 		.timeout = s->cfg.timeout,
+		.lifetime = s->cfg.connection_lifetime,
 		.max_headers = API_HEADERS_MAX,
 		.max_body = API_BODY_MAX,
 	};

@@ -199,6 +199,26 @@ db_node_insert(sqlite3 *db, struct db_node *n, const char *hostname,
 }
 
 int
+db_node_set_cert(sqlite3 *db, int64_t id, const char *serial,
+		 const char *cert)
+{
+	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db, "UPDATE nodes SET serial = ?, cert = ? WHERE id = ?",
+		       &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, cert, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, id);
+	r = db_step_done(st);
+	if (r < 0)
+		return r;
+	return sqlite3_changes(db) == 1 ? 0 : -ENOENT;
+}
+
+int
 db_node_revoke(sqlite3 *db, const char *name, int64_t now,
 	       struct db_node *ret_node)
 {

@@ -36,16 +36,17 @@ fail(struct enroll_answer *a, int status, const char *error,
 	return 0;
 }
 
+/* Anything that is not the client's fault: 503, so that the agent retries
+ * later, and the reason in the server's log only. */
 static int
 fail_db(struct enroll_answer *a, int r)
 {
-	if (r == -EBUSY || r == -ENOSPC || r == -EIO || r == -ENOMEM) {
-		a->retry_after = r == -EBUSY ? 1 : 30;
-		log_warning("enrollment store unavailable: %s", strerror(-r));
-		return fail(a, 503, "unavailable",
-			    "the server cannot record enrollments right now");
-	}
-	return r;
+	if (r == -ENOMEM)
+		return r;
+	a->retry_after = r == -EBUSY ? 1 : 30;
+	log_warning("enrollment store unavailable: %s", strerror(-r));
+	return fail(a, 503, "unavailable",
+		    "the server cannot record enrollments right now");
 }
 
 static bool
@@ -244,6 +245,49 @@ answer_body(struct server *s, const struct db_node *n, bool repeat,
 	return *ret ? 0 : -ENOMEM;
 }
 
+/* A fresh serial and certificate for n (n->cert replaced). */
+static int
+issue_cert(struct server *s, EVP_PKEY *pub, struct db_node *n)
+{
+	_cleanup_(X509_freep) X509 *cert = NULL;
+	char *pem;
+	int r;
+
+	if ((r = ca_serial_new(n->serial)) < 0 ||
+	    (r = ca_issue(s->ca_key, s->ca_cert, pub, n->name, n->serial,
+			  s->cfg.cert_days, &cert)) < 0 ||
+	    (r = crypto_cert_to_pem(cert, &pem)) < 0)
+		return r;
+	free(n->cert);
+	n->cert = pem;
+	return 0;
+}
+
+/* A returning node keeps its certificate while the current node CA signed
+ * it and it has more than a tenth of its life left; otherwise (after
+ * init --force, or near expiry) it gets a new one, same name and
+ * address, new serial. */
+static int
+renew_if_stale(struct server *s, EVP_PKEY *pub, struct db_node *n,
+	       int64_t now)
+{
+	_cleanup_(X509_freep) X509 *cert = NULL;
+	time_t margin = (time_t)now + (time_t)s->cfg.cert_days * 8640;
+	int r;
+
+	r = crypto_cert_from_pem(n->cert, strlen(n->cert), &cert);
+	if (r >= 0 && X509_verify(cert, s->ca_key) == 1 &&
+	    X509_cmp_time(X509_get0_notAfter(cert), &margin) > 0)
+		return 0;
+	r = issue_cert(s, pub, n);
+	if (r < 0)
+		return r;
+	r = db_node_set_cert(s->db, n->id, n->serial, n->cert);
+	if (r < 0)
+		return r;
+	return db_event(s->db, "certificate-renewed", NULL, n->name, NULL);
+}
+
 /* Inside the transaction: everything that spends a use. */
 static int
 enroll_new(struct server *s, const struct token_claims *c,
@@ -251,7 +295,6 @@ enroll_new(struct server *s, const struct token_claims *c,
 	   EVP_PKEY *pub, const char *key_id, int64_t now, struct db_node *n,
 	   struct enroll_answer *a)
 {
-	_cleanup_(X509_freep) X509 *cert = NULL;
 	int r;
 
 	if (t->uses >= t->max_uses)
@@ -268,10 +311,7 @@ enroll_new(struct server *s, const struct token_claims *c,
 	n->created = now;
 	if ((r = db_alloc_vpn_addr(s->db, &s->cfg.vpn_network,
 				   &n->vpn_addr)) < 0 ||
-	    (r = ca_serial_new(n->serial)) < 0 ||
-	    (r = ca_issue(s->ca_key, s->ca_cert, pub, n->name, n->serial,
-			  s->cfg.cert_days, &cert)) < 0 ||
-	    (r = crypto_cert_to_pem(cert, &n->cert)) < 0 ||
+	    (r = issue_cert(s, pub, n)) < 0 ||
 	    (r = labels_for(c, &n->labels)) < 0)
 		return r;
 	if ((r = db_token_use(s->db, c->jti)) < 0 ||
@@ -304,6 +344,8 @@ redeem_locked(struct server *s, const struct token_claims *c,
 			r = (fail(a, 403, "node_revoked",
 				  "this node was revoked"),
 			     -EPERM);
+		else
+			r = renew_if_stale(s, pub, &n, now);
 	} else if (r == -ENOENT) {
 		r = enroll_new(s, c, t, req, pub, key_id, now, &n, a);
 	}

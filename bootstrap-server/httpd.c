@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "httpd.h"
 #include "log.h"
@@ -23,11 +24,31 @@ struct httpd {
 	size_t n_listeners;
 	unsigned connections;
 	unsigned max_connections;
+	unsigned lifetime;
+	struct httpd_conn *conns; /* every open connection */
+	struct event *sweep;
 	bool paused;
 	bool closing; /* evhttp_free() under way: listeners are gone */
 };
 
+/* One accepted connection, hung on its SSL object's ex_data. */
+struct httpd_conn {
+	struct httpd *h;
+	struct bufferevent *bev;
+	time_t deadline; /* CLOCK_MONOTONIC seconds */
+	struct httpd_conn *prev, *next;
+};
+
 static int ssl_conn_index = -1;
+
+static time_t
+monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 static void
 set_paused(struct httpd *h, bool pause)
@@ -54,34 +75,76 @@ static void
 conn_closed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	    void *argp)
 {
-	struct httpd *h = ptr;
+	struct httpd_conn *c = ptr;
+	struct httpd *h;
 
-	if (!h)
+	if (!c)
 		return;
+	h = c->h;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
 	h->connections--;
 	if (!h->closing && h->connections < h->max_connections)
 		set_paused(h, false);
+}
+
+/* The inactivity timeout alone lets a client that sends one byte at a
+ * time hold a connection forever; past its lifetime a connection is shut
+ * down, and evhttp then closes it as if the client had gone. */
+static void
+sweep_connections(evutil_socket_t fd_unused, short what, void *userdata)
+{
+	struct httpd *h = userdata;
+	time_t now = monotonic_now();
+	struct httpd_conn *c;
+
+	for (c = h->conns; c; c = c->next) {
+		evutil_socket_t fd;
+		if (now < c->deadline || !c->bev)
+			continue;
+		fd = bufferevent_getfd(c->bev);
+		if (fd >= 0)
+			(void)shutdown(fd, SHUT_RDWR);
+		c->deadline = now + 5; /* once more later, if need be */
+	}
 }
 
 static struct bufferevent *
 new_connection(struct event_base *base, void *userdata)
 {
 	struct httpd *h = userdata;
-	struct bufferevent *bev;
-	SSL *ssl = SSL_new(h->ctx);
+	struct httpd_conn *c;
+	SSL *ssl;
 
-	if (!ssl)
+	c = calloc(1, sizeof(*c));
+	ssl = c ? SSL_new(h->ctx) : NULL;
+	if (!ssl) {
+		free(c);
 		return NULL;
+	}
+	c->h = h;
+	c->deadline = monotonic_now() + (time_t)h->lifetime;
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
 	h->connections++;
-	SSL_set_ex_data(ssl, ssl_conn_index, h);
+	SSL_set_ex_data(ssl, ssl_conn_index, c);
 	if (h->connections >= h->max_connections)
 		set_paused(h, true);
-	bev = bufferevent_openssl_socket_new(base, -1, ssl,
-					     BUFFEREVENT_SSL_ACCEPTING,
-					     BEV_OPT_CLOSE_ON_FREE);
-	if (!bev)
-		SSL_free(ssl);
-	return bev;
+	c->bev = bufferevent_openssl_socket_new(base, -1, ssl,
+						BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		SSL_free(ssl); /* and so conn_closed(c) */
+		return NULL;
+	}
+	return c->bev;
 }
 
 static int
@@ -215,8 +278,15 @@ httpd_new(struct event_base *base, SSL_CTX *ctx,
 	h->base = base;
 	h->ctx = ctx;
 	h->max_connections = limits->max_connections;
+	h->lifetime = limits->lifetime;
 	h->http = evhttp_new(base);
-	if (!h->http) {
+	h->sweep = event_new(base, -1, EV_PERSIST, sweep_connections, h);
+	if (!h->http || !h->sweep ||
+	    event_add(h->sweep, &(struct timeval){1, 0}) < 0) {
+		if (h->http)
+			evhttp_free(h->http);
+		if (h->sweep)
+			event_free(h->sweep);
 		free(h);
 		return -ENOMEM;
 	}
@@ -274,6 +344,7 @@ httpd_free(struct httpd *h)
 	/* Frees the bound listeners, then every connection (and so runs
 	 * conn_closed, which must not touch the listeners any more). */
 	h->closing = true;
+	event_free(h->sweep);
 	evhttp_free(h->http);
 	free(h);
 }

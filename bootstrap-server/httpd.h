@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTPS transport: libevent's evhttp over bufferevent_openssl, with TLS
  * 1.2+ (1.3 preferred), optional client certificates checked against the
- * node CA, bounded headers and bodies, inactivity timeouts and a cap on
- * open connections (past it, the listeners pause and the kernel backlog
+ * node CA, bounded headers and bodies, inactivity timeouts, a lifetime per
+ * connection, and a cap on open connections (past it, the listeners pause and the kernel backlog
  * holds new clients). */
 #pragma once
 
@@ -13,7 +13,8 @@
 
 struct httpd_limits {
 	unsigned max_connections;
-	unsigned timeout; /* seconds of inactivity */
+	unsigned timeout;  /* seconds of inactivity */
+	unsigned lifetime; /* seconds a connection may stay open at most */
 	size_t max_headers;
 	size_t max_body;
 };

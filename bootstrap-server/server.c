@@ -33,6 +33,7 @@ server_config_init(struct server_config *c)
 	c->rate_limit_window = 60;
 	c->max_connections = 512;
 	c->timeout = 10;
+	c->connection_lifetime = 30;
 }
 
 void
@@ -109,6 +110,8 @@ config_item(const char *key, const char *value, unsigned line, void *userdata)
 		return parse_uint(value, 1, 100000, &c->max_connections);
 	if (streq(key, "timeout"))
 		return parse_uint(value, 1, 3600, &c->timeout);
+	if (streq(key, "connection_lifetime"))
+		return parse_uint(value, 1, 86400, &c->connection_lifetime);
 	return -ENOKEY;
 }
 
@@ -165,6 +168,7 @@ server_config_save(int state_fd, const struct server_config *c)
 	fprintf(f, "rate_limit_window = %u\n", c->rate_limit_window);
 	fprintf(f, "max_connections = %u\n", c->max_connections);
 	fprintf(f, "timeout = %u\n", c->timeout);
+	fprintf(f, "connection_lifetime = %u\n", c->connection_lifetime);
 	if (fclose(f) != 0)
 		return -ENOMEM;
 	r = write_file_atomic_at(state_fd, "bootstrap.conf", text, size, 0600);

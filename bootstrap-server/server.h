@@ -35,6 +35,7 @@ struct server_config {
 	unsigned rate_limit_window;   /* seconds */
 	unsigned max_connections;
 	unsigned timeout;	      /* seconds of inactivity */
+	unsigned connection_lifetime; /* seconds, whatever the activity */
 };
 
 struct server {

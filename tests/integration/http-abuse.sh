@@ -24,6 +24,7 @@ S=$T/srv
 server_init "$S"
 server_conf "$S" timeout 2
 server_conf "$S" max_connections 4
+server_conf "$S" connection_lifetime 4
 server_conf "$S" rate_limit_failures 100000
 server_start_ok "$S"
 token=$(token_create "$S" --uses 5)
@@ -163,6 +164,18 @@ e=$(elapsed "$t0")
 within "$e" 1.5 6 || fail "TLS client stopping mid-header: closed after ${e}s, expected ~2 s"
 grep -q '^HTTP/1.1 200' "$T/slow.out" && fail "the half request was answered 200"
 exec 3>&-
+
+# A slowloris: one header byte a second keeps the inactivity timeout from
+# firing; the connection lifetime (4 s) still ends it.
+t0=$(now)
+{
+	printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '
+	for _ in $(seq 14); do printf x; sleep 1; done
+} | timeout 15 openssl s_client -connect "127.0.0.1:$SERVER_PORT" -quiet \
+	>"$T/loris.out" 2>&1
+e=$(elapsed "$t0")
+within "$e" 3 8 || fail "a client sending a byte a second: closed after ${e}s, expected ~4 s (connection_lifetime = 4)"
+grep -q '^HTTP/1.1 200' "$T/loris.out" && fail "the slowloris request was answered 200"
 
 st=$(http "$S" GET /healthz)
 assert_eq 200 "$st" "/healthz after the size, framing and slow-client abuse"

@@ -197,6 +197,61 @@ test_enroll_then_repeat_spends_one_use(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* After init --force (a new node CA), a returning node gets a certificate
+ * from the new CA: same name and address, new serial, no use spent. */
+static void
+test_repeat_after_new_ca_renews_certificate(void **state)
+{
+	struct fixture *f = *state;
+	struct server *s = f->s;
+	struct enroll_answer a;
+	struct db_token t;
+	EVP_PKEY *key;
+	X509 *cert;
+	char jti[32], serial[40], *token, *body;
+	const char *pem;
+
+	assert_int_equal(crypto_gen_p256(&key), 0);
+	token = make_token(s, 1, NOW + 3600, jti);
+	body = make_body(key, "worker", NULL);
+	redeem(s, token, body, &a);
+	assert_int_equal(a.status, 200);
+	snprintf(serial, sizeof(serial), "%s",
+		 json_string_value(json_object_get(a.body, "serial")));
+	enroll_answer_done(&a);
+
+	/* Same CA: the stored certificate comes back unchanged. */
+	redeem(s, token, body, &a);
+	assert_string_equal(
+		json_string_value(json_object_get(a.body, "serial")), serial);
+	enroll_answer_done(&a);
+
+	EVP_PKEY_free(s->ca_key);
+	X509_free(s->ca_cert);
+	free(s->ca_pem);
+	assert_int_equal(crypto_gen_p256(&s->ca_key), 0);
+	assert_int_equal(crypto_self_signed(s->ca_key, "new CA", NULL, 1, 30,
+					    &s->ca_cert),
+			 0);
+	assert_int_equal(crypto_cert_to_pem(s->ca_cert, &s->ca_pem), 0);
+	redeem(s, token, body, &a);
+	assert_int_equal(a.status, 200);
+	assert_true(a.repeat);
+	assert_string_equal(a.node, "worker");
+	assert_string_not_equal(
+		json_string_value(json_object_get(a.body, "serial")), serial);
+	pem = json_string_value(json_object_get(a.body, "certificate"));
+	assert_int_equal(crypto_cert_from_pem(pem, strlen(pem), &cert), 0);
+	assert_int_equal(X509_verify(cert, s->ca_key), 1);
+	X509_free(cert);
+	enroll_answer_done(&a);
+	assert_int_equal(db_token_get(s->db, jti, &t), 0);
+	assert_int_equal(t.uses, 1);
+	free(body);
+	free(token);
+	EVP_PKEY_free(key);
+}
+
 static void
 expect_refusal(struct server *s, const char *token, const char *body,
 	       int status, const char *error)
@@ -396,6 +451,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_enroll_then_repeat_spends_one_use, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_repeat_after_new_ca_renews_certificate, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_token_refusals, setup,
 						teardown),
