@@ -56,13 +56,13 @@ struct load {
 	enum mode mode;
 	uint16_t port;
 	unsigned n, concurrency;
-	double rate;		/* requests/s; 0: as fast as possible */
-	double max_seconds;	/* stop taking new work after this */
+	double rate;	    /* requests/s; 0: as fast as possible */
+	double max_seconds; /* stop taking new work after this */
 	SSL_CTX *ctx;
-	char **requests;	/* one ready-to-send HTTP request each */
+	char **requests; /* one ready-to-send HTTP request each */
 	size_t *request_len;
-	double *latency;	/* seconds; < 0: failed */
-	double *service;	/* seconds from the actual start */
+	double *latency; /* seconds from the scheduled start */
+	double *service; /* seconds from the actual start */
 	int *status;
 	atomic_uint next;
 	double t0;
@@ -109,8 +109,8 @@ read_token(const char *path)
 		die("cannot open the token file");
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-			 buf[n - 1] == ' '))
+	while (n > 0 &&
+	       (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		n--;
 	buf[n] = '\0';
 	if (n == 0)
@@ -135,8 +135,8 @@ make_csr_json(void)
 	name = X509_REQ_get_subject_name(req);
 	if (!X509_REQ_set_version(req, 0) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-					(const unsigned char *)"bench", -1,
-					-1, 0) ||
+					(const unsigned char *)"bench", -1, -1,
+					0) ||
 	    !X509_REQ_set_pubkey(req, key) ||
 	    !X509_REQ_sign(req, key, EVP_sha256()) ||
 	    !PEM_write_bio_X509_REQ(bio, req))
@@ -387,9 +387,9 @@ report(struct load *l, double wall, double prep)
 	       l->rate, ok, failed, other, unsent, wall,
 	       wall > 0 ? ok / wall : 0, percentile(lat, ok, 50) * 1e3,
 	       percentile(lat, ok, 90) * 1e3, percentile(lat, ok, 99) * 1e3,
-	       percentile(lat, ok, 99.9) * 1e3,
-	       ok ? lat[ok - 1] * 1e3 : 0, percentile(svc, ok, 50) * 1e3,
-	       percentile(svc, ok, 99) * 1e3, prep,
+	       percentile(lat, ok, 99.9) * 1e3, ok ? lat[ok - 1] * 1e3 : 0,
+	       percentile(svc, ok, 50) * 1e3, percentile(svc, ok, 99) * 1e3,
+	       prep,
 	       (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 		       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) /
 			       1e6);
@@ -407,14 +407,13 @@ report(struct load *l, double wall, double prep)
 static void
 usage(void)
 {
-	fprintf(stderr,
-		"usage: enroll-load enroll|get --port P [-n N] [-c C] "
-		"[--rate R]\n"
-		"         [--token-file F] [--path P] [--prefix NAME] "
-		"[--max-seconds S]\n"
-		"       enroll-load freeport\n"
-		"       enroll-load waitport PORT SECONDS\n"
-		"       enroll-load fsync DIR [COUNT]\n");
+	fprintf(stderr, "usage: enroll-load enroll|get --port P [-n N] [-c C] "
+			"[--rate R]\n"
+			"         [--token-file F] [--path P] [--prefix NAME] "
+			"[--max-seconds S]\n"
+			"       enroll-load freeport\n"
+			"       enroll-load waitport PORT SECONDS\n"
+			"       enroll-load fsync DIR [COUNT]\n");
 	exit(2);
 }
 

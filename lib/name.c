@@ -37,6 +37,8 @@ name_is_dns_label(const char *s)
 bool
 name_is_reserved(const char *s)
 {
+	if (!s)
+		return false;
 	static const char *const reserved[] = {"default", "localhost", "none",
 					       "all"};
 	size_t i;

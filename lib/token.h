@@ -33,8 +33,9 @@ struct token_claims {
 void token_claims_free(struct token_claims *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct token_claims *, token_claims_free)
 
-/* Strict: every claim present, of its type and within bounds; unknown
- * claims are refused so that a token means exactly what it says. */
+/* Strict: jti, iss, pin, site, role, exp and max present (iat and labels
+ * optional), each of its type and within bounds; unknown claims are
+ * refused so that a token means exactly what it says. */
 int token_claims_from_json(json_t *j, struct token_claims **ret);
 int token_claims_to_json(const struct token_claims *c, json_t **ret);
 

@@ -191,8 +191,8 @@ test_garbage_refused(void **state)
 	static const char *const inputs[] = {
 		"",
 		"not a csr",
-		"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
-		"-----END CERTIFICATE REQUEST-----\n",
+		("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
+		 "-----END CERTIFICATE REQUEST-----\n"),
 	};
 	const char *reason;
 	char big[CA_CSR_MAX + 2];
