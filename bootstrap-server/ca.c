@@ -144,7 +144,8 @@ add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 
 int
 ca_issue(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *pub, const char *name,
-	 const char *serial_hex, unsigned days, X509 **ret)
+	 const char *serial_hex, unsigned days, enum ca_usage usage,
+	 X509 **ret)
 {
 	_cleanup_(X509_freep) X509 *c = X509_new();
 	_cleanup_(BN_freep) BIGNUM *bn = NULL;
@@ -170,8 +171,12 @@ ca_issue(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *pub, const char *name,
 	if ((r = add_ext(c, ca_cert, NID_basic_constraints,
 			 "critical,CA:FALSE")) < 0 ||
 	    (r = add_ext(c, ca_cert, NID_key_usage,
-			 "critical,digitalSignature")) < 0 ||
-	    (r = add_ext(c, ca_cert, NID_ext_key_usage, "clientAuth")) < 0 ||
+			 usage == CA_USAGE_SERVER
+				 ? "critical,digitalSignature,keyAgreement"
+				 : "critical,digitalSignature")) < 0 ||
+	    (r = add_ext(c, ca_cert, NID_ext_key_usage,
+			 usage == CA_USAGE_SERVER ? "serverAuth"
+						  : "clientAuth")) < 0 ||
 	    (r = add_ext(c, ca_cert, NID_subject_key_identifier, "hash")) < 0 ||
 	    (r = add_ext(c, ca_cert, NID_authority_key_identifier,
 			 "keyid:always")) < 0)

@@ -18,8 +18,14 @@ int ca_serial_new(char ret[33]);
 /* Serial hex -> decimal string (the file name OpenVPN's crl-verify dir
  * mode looks up). */
 int ca_serial_to_decimal(const char *hex, char **ret);
-/* CN = name, clientAuth only, CA:FALSE; nothing copied from the CSR. */
+enum ca_usage {
+	CA_USAGE_CLIENT, /* nodes: clientAuth */
+	CA_USAGE_SERVER, /* the master site's OpenVPN server: serverAuth */
+};
+
+/* CN = name, one EKU by usage, CA:FALSE; nothing copied from the CSR. */
 int ca_issue(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *pub, const char *name,
-	     const char *serial_hex, unsigned days, X509 **ret);
+	     const char *serial_hex, unsigned days, enum ca_usage usage,
+	     X509 **ret);
 /* base64url SHA-256 of the key's SPKI: a node's identity in the database. */
 int ca_key_id(EVP_PKEY *pub, char **ret);

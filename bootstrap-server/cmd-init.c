@@ -6,6 +6,9 @@
 #include <getopt.h>
 #include <sys/stat.h>
 
+#include <openssl/rand.h>
+
+#include "ca.h"
 #include "commands.h"
 #include "crypto.h"
 #include "db.h"
@@ -32,6 +35,11 @@ init_help(void)
 	       "  --api-endpoint H:P    the Kubernetes API endpoint for joins\n"
 	       "  --kubeconfig F        credentials for the Kubernetes API\n"
 	       "  --listen ADDR:PORT    default listen address for serve\n"
+	       "  --master-prefix CIDR  the master site's LAN, routed to every "
+	       "node\n"
+	       "  --sites-network CIDR  an aggregate of every site LAN (new "
+	       "sites then\n"
+	       "                        need no OpenVPN restart)\n"
 	       "  --force               replace existing keys (invalidates "
 	       "every token)\n",
 	       server_default_state_dir());
@@ -66,6 +74,64 @@ static int
 key_exists(int dirfd, const char *name)
 {
 	return faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* OpenVPN's "static key V1" format: 2048 random bits in hex. */
+static int
+make_tls_crypt_key(int dirfd)
+{
+	unsigned char key[256];
+	char text[1024];
+	size_t off = 0, i;
+	int r;
+
+	if (RAND_bytes(key, sizeof(key)) != 1)
+		return -EIO;
+	off += (size_t)snprintf(text + off, sizeof(text) - off,
+				"#\n# 2048 bit OpenVPN static key (geostage "
+				"tls-crypt)\n#\n"
+				"-----BEGIN OpenVPN Static key V1-----\n");
+	for (i = 0; i < sizeof(key); i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"%02x%s", key[i],
+					i % 16 == 15 ? "\n" : "");
+	off += (size_t)snprintf(text + off, sizeof(text) - off,
+				"-----END OpenVPN Static key V1-----\n");
+	r = write_file_atomic_at(dirfd, "tls-crypt.key", text, off, 0600);
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(text, sizeof(text));
+	return r;
+}
+
+/* The master site's OpenVPN server presents a certificate from the node
+ * CA, so nodes need one CA only (remote-cert-tls server). */
+static int
+make_vpn_server_key(const char *dir, EVP_PKEY *ca, X509 *ca_cert)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL, *loaded_ca = NULL;
+	_cleanup_(X509_freep) X509 *cert = NULL, *loaded_cert = NULL;
+	char path[4200], serial[33];
+	int r;
+
+	if (!ca) {
+		snprintf(path, sizeof(path), "%s/ca.key", dir);
+		if ((r = crypto_key_load(path, &loaded_ca)) < 0)
+			return r;
+		snprintf(path, sizeof(path), "%s/ca.crt", dir);
+		if ((r = crypto_cert_load(path, &loaded_cert)) < 0)
+			return r;
+		ca = loaded_ca;
+		ca_cert = loaded_cert;
+	}
+	if ((r = crypto_gen_p256(&key)) < 0 || (r = ca_serial_new(serial)) < 0 ||
+	    (r = ca_issue(ca, ca_cert, key, "geostage-vpn-server", serial, 3650,
+			  CA_USAGE_SERVER, &cert)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/vpn-server.key", dir);
+	if ((r = crypto_key_save(path, key, 0600)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/vpn-server.crt", dir);
+	return crypto_cert_save(path, cert, 0644);
 }
 
 static int
@@ -103,6 +169,21 @@ make_keys(const char *dir, int dirfd, const struct server_config *c,
 		    (r = crypto_cert_save(P("ca.crt"), ca_cert, 0644)) < 0)
 			return log_error_errno(r, "cannot create node CA: %s",
 					       strerror(-r));
+		force = true; /* what the CA signed must follow it */
+	}
+	if (force || !key_exists(dirfd, "vpn-server.key")) {
+		r = make_vpn_server_key(dir, ca, ca_cert);
+		if (r < 0)
+			return log_error_errno(r, "cannot create the OpenVPN "
+						  "server key: %s",
+					       strerror(-r));
+	}
+	if (force || !key_exists(dirfd, "tls-crypt.key")) {
+		r = make_tls_crypt_key(dirfd);
+		if (r < 0)
+			return log_error_errno(r, "cannot create the tls-crypt "
+						  "key: %s",
+					       strerror(-r));
 	}
 #undef P
 	return 0;
@@ -128,6 +209,8 @@ parse_init_args(int argc, char **argv, struct init_flags *f)
 		{"api-endpoint", required_argument, NULL, 'a'},
 		{"kubeconfig", required_argument, NULL, 'k'},
 		{"listen", required_argument, NULL, 'l'},
+		{"master-prefix", required_argument, NULL, 'm'},
+		{"sites-network", required_argument, NULL, 's'},
 		{"force", no_argument, NULL, 'f'},
 		{},
 	};
@@ -184,6 +267,20 @@ parse_init_args(int argc, char **argv, struct init_flags *f)
 			free(c->listen);
 			c->listen = strdup(optarg);
 			break;
+		case 'm':
+			if (ipnet_parse(optarg, &c->master_prefix) < 0)
+				return log_error("invalid --master-prefix '%s'",
+						 optarg),
+				       EXIT_USAGE;
+			c->has_master_prefix = true;
+			break;
+		case 's':
+			if (ipnet_parse(optarg, &c->sites_network) < 0)
+				return log_error("invalid --sites-network '%s'",
+						 optarg),
+				       EXIT_USAGE;
+			c->has_sites_network = true;
+			break;
 		case 'f':
 			f->force = true;
 			break;
@@ -238,6 +335,14 @@ merge_settings(int dirfd, struct init_flags *f, struct server_config *c)
 	}
 	if (f->network_set)
 		c->vpn_network = n->vpn_network;
+	if (n->has_master_prefix) {
+		c->master_prefix = n->master_prefix;
+		c->has_master_prefix = true;
+	}
+	if (n->has_sites_network) {
+		c->sites_network = n->sites_network;
+		c->has_sites_network = true;
+	}
 	take_string(&c->api_endpoint, &n->api_endpoint);
 	take_string(&c->kubeconfig, &n->kubeconfig);
 	take_string(&c->listen, &n->listen);

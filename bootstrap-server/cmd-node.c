@@ -198,6 +198,25 @@ revoke_node(struct server *s, const char *name, struct db_node *n)
 	return r;
 }
 
+/* The revoked serial keeps the node from connecting again; a session
+ * that is up now ends only when OpenVPN is told. */
+static void
+end_vpn_session(struct server *s, const char *name)
+{
+	_cleanup_free_ char *mgmt = server_vpn_management_path(s);
+	int r;
+
+	if (!mgmt)
+		return;
+	r = ovpn_kill(mgmt, name);
+	if (r == 0)
+		printf("ended its VPN session\n");
+	else if (r != -ENOENT)
+		printf("could not reach OpenVPN's management socket %s (%s): "
+		       "a live session ends at its next renegotiation\n",
+		       mgmt, strerror(-r));
+}
+
 static int
 node_revoke(int argc, char **argv)
 {
@@ -230,6 +249,7 @@ node_revoke(int argc, char **argv)
 				       strerror(-r)),
 		       EXIT_FAIL;
 	printf("revoked node %s\n", name);
+	end_vpn_session(s, name);
 	return EXIT_OK;
 }
 

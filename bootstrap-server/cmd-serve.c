@@ -77,8 +77,7 @@ on_reconcile(evutil_socket_t fd, short what, void *userdata)
 
 	/* Catches files changed behind the server's back, e.g. a node
 	 * revoked by the CLI that crashed before removing its file. */
-	r = ovpn_reconcile(s->db, s->ccd_fd, s->revoked_fd,
-			   &s->cfg.vpn_network);
+	r = ovpn_reconcile(s->db, &s->cfg, s->ccd_fd, s->revoked_fd);
 	if (r < 0)
 		log_warning_errno(r, "reconciling OpenVPN files failed: %s",
 				  strerror(-r));
@@ -225,8 +224,7 @@ serve_run(struct serve *sv, const char *listen_flag, const char *port_file)
 	SSL_CTX *ctx = NULL;
 	int r;
 
-	r = ovpn_reconcile(s->db, s->ccd_fd, s->revoked_fd,
-			   &s->cfg.vpn_network);
+	r = ovpn_reconcile(s->db, &s->cfg, s->ccd_fd, s->revoked_fd);
 	if (r > 0)
 		log_info("reconciled %d OpenVPN files with the database", r);
 	sv->base = event_base_new();

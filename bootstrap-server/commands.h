@@ -36,6 +36,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_site(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_node(int argc, char **argv);
+int cmd_vpn(int argc, char **argv);
 
 /* Long options every command has. */
 #define COMMON_LONG_OPTIONS                                                    \

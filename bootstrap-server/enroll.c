@@ -12,6 +12,7 @@
 #include "name.h"
 #include "ossl.h"
 #include "ovpn.h"
+#include "profile.h"
 
 static const char *const step_names[] = {"preflight", "enroll", "packages",
 					 "host",      "network", "gate",
@@ -216,32 +217,29 @@ labels_for(const struct token_claims *c, char **ret)
 }
 
 static int
-answer_body(struct server *s, const struct db_node *n, bool repeat,
-	    json_t **ret)
+answer_body(struct server *s, const struct ovpn_plan *p,
+	    const struct db_node *n, bool repeat, json_t **ret)
 {
-	_cleanup_(json_decrefp) json_t *remotes = json_array(), *labels = NULL;
-	char addr[16], srv[16];
-	size_t i;
+	_cleanup_(json_decrefp) json_t *vpn = NULL, *labels = NULL;
+	char version[40];
+	int r;
 
-	if (!remotes)
-		return -ENOMEM;
-	for (i = 0; i < s->cfg.n_vpn_remotes; i++)
-		json_array_append_new(remotes,
-				      json_string(s->cfg.vpn_remotes[i]));
+	r = profile_vpn_json(s, p, n, &vpn);
+	if (r < 0)
+		return r;
 	labels = json_loads(n->labels, 0, NULL);
-	ipnet_format_addr(n->vpn_addr, addr);
-	ipnet_format_addr(ipnet_server_addr(&s->cfg.vpn_network), srv);
-	*ret = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:s,"
-		" s:{s:s, s:s, s:i, s:s, s:O, s:[]},"
-		" s:{s:s?, s:n}, s:O*, s:b}",
-		"node", n->name, "site", n->site, "role", n->role, "serial",
-		n->serial, "certificate", n->cert, "ca", s->ca_pem, "vpn",
-		"mode", "direct", "address", addr, "prefix_len",
-		(int)s->cfg.vpn_network.prefix, "server_address", srv,
-		"remotes", remotes, "routes", "kubernetes", "api_endpoint",
-		s->cfg.api_endpoint, "version", "labels", labels, "repeat",
-		repeat);
+	if (s->cfg.kubernetes_version)
+		snprintf(version, sizeof(version), "v%s",
+			 s->cfg.kubernetes_version);
+	*ret = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:{s:s?, s:s?},"
+			 " s:O*, s:O*, s:b}",
+			 "node", n->name, "site", n->site, "role", n->role,
+			 "serial", n->serial, "certificate", n->cert, "ca",
+			 s->ca_pem, "vpn", vpn, "kubernetes", "api_endpoint",
+			 s->cfg.api_endpoint, "version",
+			 s->cfg.kubernetes_version ? version : NULL,
+			 "packages", s->packages, "labels", labels, "repeat",
+			 repeat);
 	return *ret ? 0 : -ENOMEM;
 }
 
@@ -255,7 +253,7 @@ issue_cert(struct server *s, EVP_PKEY *pub, struct db_node *n)
 
 	if ((r = ca_serial_new(n->serial)) < 0 ||
 	    (r = ca_issue(s->ca_key, s->ca_cert, pub, n->name, n->serial,
-			  s->cfg.cert_days, &cert)) < 0 ||
+			  s->cfg.cert_days, CA_USAGE_CLIENT, &cert)) < 0 ||
 	    (r = crypto_cert_to_pem(cert, &pem)) < 0)
 		return r;
 	free(n->cert);
@@ -290,9 +288,10 @@ renew_if_stale(struct server *s, EVP_PKEY *pub, struct db_node *n,
 
 /* Inside the transaction: everything that spends a use. */
 static int
-enroll_new(struct server *s, const struct token_claims *c,
-	   const struct db_token *t, const struct enroll_request *req,
-	   EVP_PKEY *pub, const char *key_id, int64_t now, struct db_node *n,
+enroll_new(struct server *s, const struct ovpn_plan *p,
+	   const struct token_claims *c, const struct db_token *t,
+	   const struct enroll_request *req, EVP_PKEY *pub,
+	   const char *key_id, int64_t now, struct db_node *n,
 	   struct enroll_answer *a)
 {
 	int r;
@@ -321,7 +320,7 @@ enroll_new(struct server *s, const struct token_claims *c,
 	/* The client file goes to disk before the commit: a success answer
 	 * always has its file, and a crash in between leaves a stray that
 	 * start-up reconciliation removes. */
-	return ovpn_ccd_write(s->ccd_fd, n, &s->cfg.vpn_network);
+	return ovpn_ccd_write(s->ccd_fd, p, n);
 }
 
 static int
@@ -331,9 +330,13 @@ redeem_locked(struct server *s, const struct token_claims *c,
 {
 	_cleanup_free_ char *key_id = NULL;
 	struct db_node n = {0};
+	struct ovpn_plan plan;
 	int r;
 
 	r = ca_key_id(pub, &key_id);
+	if (r < 0)
+		return r;
+	r = ovpn_plan_load(s->db, &s->cfg, &plan);
 	if (r < 0)
 		return r;
 	r = db_node_by_key(s->db, key_id, &n);
@@ -347,15 +350,16 @@ redeem_locked(struct server *s, const struct token_claims *c,
 		else
 			r = renew_if_stale(s, pub, &n, now);
 	} else if (r == -ENOENT) {
-		r = enroll_new(s, c, t, req, pub, key_id, now, &n, a);
+		r = enroll_new(s, &plan, c, t, req, pub, key_id, now, &n, a);
 	}
 	if (r >= 0)
-		r = answer_body(s, &n, a->repeat, &a->body);
+		r = answer_body(s, &plan, &n, a->repeat, &a->body);
 	if (r >= 0)
 		snprintf(a->node, sizeof(a->node), "%s", n.name);
 	if (r < 0 && !a->error && n.name[0] && !a->repeat)
 		(void)ovpn_ccd_remove(s->ccd_fd, n.name);
 	db_node_done(&n);
+	ovpn_plan_done(&plan);
 	return r;
 }
 

@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{"site", cmd_site, "add or list sites"},
 	{"token", cmd_token, "create, list, show or revoke enrollment tokens"},
 	{"node", cmd_node, "list, show or revoke nodes"},
+	{"vpn", cmd_vpn, "print the master site's OpenVPN configuration"},
 	{"version", cmd_version, "print the version"},
 };
 

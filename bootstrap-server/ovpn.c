@@ -10,26 +10,62 @@
 #include "name.h"
 #include "ovpn.h"
 
-int
-ovpn_ccd_render(const struct db_node *n, const struct ipnet *net, char **ret)
+static void
+format_route(const struct ipnet *net, char buf[40])
 {
-	char addr[16], mask[16];
-	char *s;
+	char a[16], m[16];
 
-	ipnet_format_addr(n->vpn_addr, addr);
-	ipnet_format_addr(ipnet_netmask(net), mask);
-	if (asprintf(&s,
-		     "# geostage node %s (site %s) - written by "
-		     "geostage-bootstrap, do not edit\n"
-		     "ifconfig-push %s %s\n",
-		     n->name, n->site, addr, mask) < 0)
+	ipnet_format_addr(net->addr, a);
+	ipnet_format_addr(ipnet_netmask(net), m);
+	snprintf(buf, 40, "%s %s", a, m);
+}
+
+int
+ovpn_ccd_render(const struct ovpn_plan *p, const struct db_node *n,
+		char **ret)
+{
+	struct ipnet routes[OVPN_ROUTES_MAX];
+	const struct ovpn_site *site = ovpn_plan_site(p, n->site);
+	char addr[16], mask[16], route[40];
+	size_t n_routes, i;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	r = ovpn_node_routes(p, n, routes, ELEMENTSOF(routes), &n_routes);
+	if (r < 0)
+		return r;
+	f = open_memstream(&buf, &len);
+	if (!f)
 		return -ENOMEM;
-	*ret = s;
+	ipnet_format_addr(n->vpn_addr, addr);
+	ipnet_format_addr(ipnet_netmask(&p->cfg->vpn_network), mask);
+	fprintf(f,
+		"# geostage node %s (site %s, %s) - written by "
+		"geostage-bootstrap, do not edit\n"
+		"ifconfig-push %s %s\n",
+		n->name, n->site, n->role, addr, mask);
+	/* A gateway carries its site's LAN: OpenVPN routes it to this
+	 * client. */
+	if (site && streq(n->role, "gateway")) {
+		format_route(&site->prefix, route);
+		fprintf(f, "iroute %s\n", route);
+	}
+	for (i = 0; i < n_routes; i++) {
+		format_route(&routes[i], route);
+		fprintf(f, "push \"route %s\"\n", route);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*ret = buf;
 	return 0;
 }
 
 int
-ovpn_ccd_write(int ccd_fd, const struct db_node *n, const struct ipnet *net)
+ovpn_ccd_write(int ccd_fd, const struct ovpn_plan *p, const struct db_node *n)
 {
 	_cleanup_free_ char *text = NULL;
 	int r;
@@ -38,7 +74,7 @@ ovpn_ccd_write(int ccd_fd, const struct db_node *n, const struct ipnet *net)
 	 * here where it meets the filesystem. */
 	if (!name_is_dns_label(n->name))
 		return -EINVAL;
-	r = ovpn_ccd_render(n, net, &text);
+	r = ovpn_ccd_render(p, n, &text);
 	if (r < 0)
 		return r;
 	return write_file_atomic_at(ccd_fd, n->name, text, strlen(text), 0644);
@@ -67,7 +103,7 @@ ovpn_revoke_serial(int revoked_fd, const char *serial_hex)
 struct reconcile {
 	int ccd_fd;
 	int revoked_fd;
-	const struct ipnet *net;
+	const struct ovpn_plan *plan;
 	char **keep; /* names of non-revoked nodes */
 	size_t n_keep;
 	size_t allocated;
@@ -107,7 +143,7 @@ reconcile_node(const struct db_node *n, void *userdata)
 	if (!rc->keep[rc->n_keep])
 		return -ENOMEM;
 	rc->n_keep++;
-	r = ovpn_ccd_render(n, rc->net, &want);
+	r = ovpn_ccd_render(rc->plan, n, &want);
 	if (r < 0)
 		return r;
 	r = read_file_at(rc->ccd_fd, n->name, 64 * 1024, &have, NULL);
@@ -165,20 +201,25 @@ remove_strays(struct reconcile *rc)
 }
 
 int
-ovpn_reconcile(sqlite3 *db, int ccd_fd, int revoked_fd,
-	       const struct ipnet *net)
+ovpn_reconcile(sqlite3 *db, const struct server_config *cfg, int ccd_fd,
+	       int revoked_fd)
 {
+	struct ovpn_plan plan;
 	struct reconcile rc = {.ccd_fd = ccd_fd,
 			       .revoked_fd = revoked_fd,
-			       .net = net};
+			       .plan = &plan};
 	size_t i;
 	int r;
 
+	r = ovpn_plan_load(db, cfg, &plan);
+	if (r < 0)
+		return r;
 	r = db_nodes_foreach(db, reconcile_node, &rc);
 	if (r >= 0)
 		r = remove_strays(&rc);
 	for (i = 0; i < rc.n_keep; i++)
 		free(rc.keep[i]);
 	free(rc.keep);
+	ovpn_plan_done(&plan);
 	return r < 0 ? r : rc.changed;
 }

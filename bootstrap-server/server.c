@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "ossl.h"
+#include "profile.h"
 #include "server.h"
 
 const char *
@@ -23,158 +24,6 @@ server_default_state_dir(void)
 	return e && *e ? e : "/var/lib/geostage-bootstrap";
 }
 
-void
-server_config_init(struct server_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	ipnet_parse("10.99.0.0/16", &c->vpn_network);
-	c->cert_days = 365;
-	c->rate_limit_failures = 20;
-	c->rate_limit_window = 60;
-	c->max_connections = 512;
-	c->timeout = 10;
-	c->connection_lifetime = 30;
-}
-
-void
-server_config_done(struct server_config *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->n_urls; i++)
-		free(c->urls[i]);
-	for (i = 0; i < c->n_vpn_remotes; i++)
-		free(c->vpn_remotes[i]);
-	free(c->api_endpoint);
-	free(c->kubeconfig);
-	free(c->listen);
-	memset(c, 0, sizeof(*c));
-}
-
-static int
-parse_uint(const char *v, unsigned min, unsigned max, unsigned *ret)
-{
-	char *end;
-	unsigned long n;
-
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || !*v || *end || *v == '-' || n < min || n > max)
-		return -EINVAL;
-	*ret = (unsigned)n;
-	return 0;
-}
-
-static int
-set_string(char **p, const char *v)
-{
-	char *s = strdup(v);
-
-	if (!s)
-		return -ENOMEM;
-	free(*p);
-	*p = s;
-	return 0;
-}
-
-static int
-config_item(const char *key, const char *value, unsigned line, void *userdata)
-{
-	struct server_config *c = userdata;
-
-	if (streq(key, "url")) {
-		if (c->n_urls >= TOKEN_ISS_MAX || !token_url_is_valid(value))
-			return -EINVAL;
-		return set_string(&c->urls[c->n_urls++], value);
-	}
-	if (streq(key, "vpn_network"))
-		return ipnet_parse(value, &c->vpn_network);
-	if (streq(key, "vpn_remote")) {
-		if (c->n_vpn_remotes >= SERVER_REMOTES_MAX || strlen(value) > 255)
-			return -EINVAL;
-		return set_string(&c->vpn_remotes[c->n_vpn_remotes++], value);
-	}
-	if (streq(key, "api_endpoint"))
-		return set_string(&c->api_endpoint, value);
-	if (streq(key, "kubeconfig"))
-		return set_string(&c->kubeconfig, value);
-	if (streq(key, "listen"))
-		return set_string(&c->listen, value);
-	if (streq(key, "cert_days"))
-		return parse_uint(value, 1, 3650, &c->cert_days);
-	if (streq(key, "rate_limit_failures"))
-		return parse_uint(value, 1, 1000000, &c->rate_limit_failures);
-	if (streq(key, "rate_limit_window"))
-		return parse_uint(value, 1, 86400, &c->rate_limit_window);
-	if (streq(key, "max_connections"))
-		return parse_uint(value, 1, 100000, &c->max_connections);
-	if (streq(key, "timeout"))
-		return parse_uint(value, 1, 3600, &c->timeout);
-	if (streq(key, "connection_lifetime"))
-		return parse_uint(value, 1, 86400, &c->connection_lifetime);
-	return -ENOKEY;
-}
-
-int
-server_config_load(int state_fd, struct server_config *c)
-{
-	_cleanup_free_ char *text = NULL;
-	unsigned line = 0;
-	size_t len;
-	int r;
-
-	r = read_file_at(state_fd, "bootstrap.conf", CONF_FILE_MAX, &text,
-			 &len);
-	if (r < 0)
-		return log_error_errno(r, "cannot read bootstrap.conf: %s",
-				       strerror(-r));
-	r = conf_parse(text, len, config_item, c, &line);
-	if (r < 0)
-		return log_error_errno(r, "bootstrap.conf:%u: %s", line,
-				       r == -ENOKEY ? "unknown setting"
-						    : "invalid value");
-	if (c->n_urls == 0)
-		return log_error_errno(EINVAL, "bootstrap.conf: no url set");
-	return 0;
-}
-
-int
-server_config_save(int state_fd, const struct server_config *c)
-{
-	_cleanup_free_ char *text = NULL;
-	char net[19];
-	size_t size = 0, i;
-	FILE *f;
-	int r;
-
-	f = open_memstream(&text, &size);
-	if (!f)
-		return -ENOMEM;
-	fprintf(f, "# geostage-bootstrap settings (written by init).\n");
-	for (i = 0; i < c->n_urls; i++)
-		fprintf(f, "url = %s\n", c->urls[i]);
-	ipnet_format(&c->vpn_network, net);
-	fprintf(f, "vpn_network = %s\n", net);
-	for (i = 0; i < c->n_vpn_remotes; i++)
-		fprintf(f, "vpn_remote = %s\n", c->vpn_remotes[i]);
-	if (c->api_endpoint)
-		fprintf(f, "api_endpoint = %s\n", c->api_endpoint);
-	if (c->kubeconfig)
-		fprintf(f, "kubeconfig = %s\n", c->kubeconfig);
-	if (c->listen)
-		fprintf(f, "listen = %s\n", c->listen);
-	fprintf(f, "cert_days = %u\n", c->cert_days);
-	fprintf(f, "rate_limit_failures = %u\n", c->rate_limit_failures);
-	fprintf(f, "rate_limit_window = %u\n", c->rate_limit_window);
-	fprintf(f, "max_connections = %u\n", c->max_connections);
-	fprintf(f, "timeout = %u\n", c->timeout);
-	fprintf(f, "connection_lifetime = %u\n", c->connection_lifetime);
-	if (fclose(f) != 0)
-		return -ENOMEM;
-	r = write_file_atomic_at(state_fd, "bootstrap.conf", text, size, 0600);
-	return r;
-}
-
 char *
 server_path(const struct server *s, const char *name)
 {
@@ -183,6 +32,13 @@ server_path(const struct server *s, const char *name)
 	if (asprintf(&p, "%s/%s", s->state_dir, name) < 0)
 		return NULL;
 	return p;
+}
+
+char *
+server_vpn_management_path(const struct server *s)
+{
+	return s->cfg.vpn_management ? strdup(s->cfg.vpn_management)
+				     : server_path(s, "openvpn.sock");
 }
 
 void
@@ -197,6 +53,10 @@ server_free(struct server *s)
 	X509_free(s->ca_cert);
 	free(s->ca_pem);
 	free(s->pin);
+	if (s->tls_crypt)
+		explicit_bzero(s->tls_crypt, strlen(s->tls_crypt));
+	free(s->tls_crypt);
+	json_decref(s->packages);
 	server_config_done(&s->cfg);
 	if (s->state_fd >= 0)
 		close(s->state_fd);
@@ -246,6 +106,13 @@ load_keys(struct server *s, unsigned flags)
 		if (r < 0)
 			return log_error_errno(r, "cannot load %s", p);
 		r = crypto_cert_to_pem(s->ca_cert, &s->ca_pem);
+		if (r < 0)
+			return r;
+		r = read_file_at(s->state_fd, "tls-crypt.key", 4096,
+				 &s->tls_crypt, NULL);
+		if (r < 0 && r != -ENOENT)
+			return log_error_errno(r, "cannot read tls-crypt.key");
+		r = profile_packages_load(&s->cfg, &s->packages);
 		if (r < 0)
 			return r;
 	}

@@ -8,35 +8,20 @@
  *   geostage.db      SQLite: sites, tokens, nodes, steps, events
  *   ccd/             OpenVPN per-node files, exactly the non-revoked nodes
  *   revoked/         OpenVPN "crl-verify DIR dir": one file per serial
+ *   tls-crypt.key    OpenVPN's tls-crypt key, handed to nodes
+ *   vpn-server.key vpn-server.crt  OpenVPN server's, from the node CA
  */
 #pragma once
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 
 #include "ipalloc.h"
+#include "server-config.h"
 #include "token.h"
-
-#define SERVER_REMOTES_MAX 8
-
-struct server_config {
-	char *urls[TOKEN_ISS_MAX];
-	size_t n_urls;
-	struct ipnet vpn_network;
-	char *vpn_remotes[SERVER_REMOTES_MAX];
-	size_t n_vpn_remotes;
-	char *api_endpoint;
-	char *kubeconfig;
-	char *listen;
-	unsigned cert_days;
-	unsigned rate_limit_failures; /* per source and window */
-	unsigned rate_limit_window;   /* seconds */
-	unsigned max_connections;
-	unsigned timeout;	      /* seconds of inactivity */
-	unsigned connection_lifetime; /* seconds, whatever the activity */
-};
 
 struct server {
 	char *state_dir;
@@ -50,6 +35,8 @@ struct server {
 	X509 *ca_cert;
 	char *ca_pem;
 	char *pin; /* of tls.key */
+	char *tls_crypt; /* OpenVPN tls-crypt key, NULL when absent */
+	json_t *packages; /* the package plan nodes get */
 };
 
 enum {
@@ -66,9 +53,7 @@ int server_open(const char *state_dir, unsigned flags, struct server **ret);
 void server_free(struct server *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct server *, server_free)
 
-void server_config_init(struct server_config *c);
-void server_config_done(struct server_config *c);
-int server_config_load(int state_fd, struct server_config *c);
-int server_config_save(int state_fd, const struct server_config *c);
 /* Path inside the state dir, for error messages and OpenSSL file APIs. */
 char *server_path(const struct server *s, const char *name);
+/* The OpenVPN management socket: vpn_management, else in the state dir. */
+char *server_vpn_management_path(const struct server *s);

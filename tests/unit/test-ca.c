@@ -230,6 +230,7 @@ test_issue_copies_nothing_from_the_csr(void **state)
 	assert_true(serial[0] >= '0' && serial[0] <= '7');
 	assert_false(serial[0] == '0' && serial[1] == '0');
 	assert_int_equal(ca_issue(ca, ca_cert, node, "worker-7", serial, 30,
+				  CA_USAGE_CLIENT,
 				  &cert),
 			 0);
 	X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName,
