@@ -8,6 +8,7 @@
 
 #include "api.h"
 #include "enroll.h"
+#include "join.h"
 #include "jws.h"
 #include "log.h"
 #include "ossl.h"
@@ -239,6 +240,25 @@ handle_progress(struct api *api, struct evhttp_request *req)
 }
 
 static void
+handle_join(struct api *api, struct evhttp_request *req)
+{
+	struct enroll_answer a = {0};
+	const char *body;
+	size_t len;
+
+	if (!check_post(api, req, &body, &len))
+		return;
+	if (join_answer(api->server, httpd_peer_cert(req), (int64_t)time(NULL),
+			&a) < 0) {
+		a.status = 503;
+		a.error = "unavailable";
+		snprintf(a.message, sizeof(a.message), "out of memory");
+	}
+	reply_answer(api, req, &a);
+	enroll_answer_done(&a);
+}
+
+static void
 handle_keys(struct api *api, struct evhttp_request *req)
 {
 	reply(api, req, 200, "application/jwk-set+json", api->jwks,
@@ -271,6 +291,7 @@ handle_metrics(struct api *api, struct evhttp_request *req)
 static const struct route routes[] = {
 	{"/v1/enroll", EVHTTP_REQ_POST, handle_enroll},
 	{"/v1/progress", EVHTTP_REQ_POST, handle_progress},
+	{"/v1/join", EVHTTP_REQ_POST, handle_join},
 	{"/v1/keys", EVHTTP_REQ_GET, handle_keys},
 	{"/healthz", EVHTTP_REQ_GET, handle_healthz},
 	{"/metrics", EVHTTP_REQ_GET, handle_metrics},

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "db.h"
+#include "kube.h"
 #include "log.h"
 #include "name.h"
 #include "ossl.h"
@@ -217,6 +218,22 @@ end_vpn_session(struct server *s, const char *name)
 		       mgmt, strerror(-r));
 }
 
+static void
+delete_kubernetes_node(struct server *s, const char *name)
+{
+	int r;
+
+	if (!s->kube)
+		return;
+	r = kube_delete_node(s->kube, name);
+	if (r == 0)
+		printf("deleted its Kubernetes Node\n");
+	else if (r != -ENOENT)
+		printf("could not delete its Kubernetes Node (%s): delete it "
+		       "with kubectl\n",
+		       strerror(-r));
+}
+
 static int
 node_revoke(int argc, char **argv)
 {
@@ -233,7 +250,7 @@ node_revoke(int argc, char **argv)
 	if (optind + 1 != argc || !name_is_dns_label(argv[optind]))
 		return log_error("usage: node revoke NAME"), EXIT_USAGE;
 	name = argv[optind];
-	r = server_open(state_dir_or_default(dir), 0, &s);
+	r = server_open(state_dir_or_default(dir), SERVER_LOAD_KUBE, &s);
 	if (r < 0)
 		return exit_code_for(r);
 	r = revoke_node(s, name, &n);
@@ -250,6 +267,7 @@ node_revoke(int argc, char **argv)
 		       EXIT_FAIL;
 	printf("revoked node %s\n", name);
 	end_vpn_session(s, name);
+	delete_kubernetes_node(s, name);
 	return EXIT_OK;
 }
 

@@ -283,7 +283,8 @@ cmd_serve(int argc, char **argv)
 		       EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);
 	r = server_open(state_dir_or_default(dir),
-			SERVER_LOAD_TOKEN_KEY | SERVER_LOAD_CA, &sv.server);
+			SERVER_LOAD_TOKEN_KEY | SERVER_LOAD_CA | SERVER_LOAD_KUBE,
+			&sv.server);
 	if (r < 0)
 		return exit_code_for(r);
 	r = serve_run(&sv, listen_flag, port_file);

@@ -199,6 +199,25 @@ db_node_insert(sqlite3 *db, struct db_node *n, const char *hostname,
 }
 
 int
+db_node_facts(sqlite3 *db, int64_t id, json_t **ret)
+{
+	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = db_prepare(db, "SELECT facts FROM nodes WHERE id = ?", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return db_errno(rc);
+	*ret = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+	return *ret ? 0 : -EBADMSG;
+}
+
+int
 db_node_set_cert(sqlite3 *db, int64_t id, const char *serial,
 		 const char *cert)
 {

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
+
 #include "commands.h"
 #include "log.h"
 
@@ -32,6 +34,8 @@ main(int argc, char **argv)
 	/* Keys and the database are private; files meant for others
 	 * (certificates, OpenVPN's) get their mode explicitly. */
 	umask(0077);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		return EXIT_FAIL;
 	if (argc > 1 && streq(argv[1], "--version"))
 		return cmd_version(0, NULL);
 	return command_dispatch("geostage-bootstrap", commands,

@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "ossl.h"
+#include "kube.h"
 #include "profile.h"
 #include "server.h"
 
@@ -57,6 +58,7 @@ server_free(struct server *s)
 		explicit_bzero(s->tls_crypt, strlen(s->tls_crypt));
 	free(s->tls_crypt);
 	json_decref(s->packages);
+	kube_free(s->kube);
 	server_config_done(&s->cfg);
 	if (s->state_fd >= 0)
 		close(s->state_fd);
@@ -113,6 +115,11 @@ load_keys(struct server *s, unsigned flags)
 		if (r < 0 && r != -ENOENT)
 			return log_error_errno(r, "cannot read tls-crypt.key");
 		r = profile_packages_load(&s->cfg, &s->packages);
+		if (r < 0)
+			return r;
+	}
+	if ((flags & SERVER_LOAD_KUBE) && s->cfg.kubeconfig) {
+		r = kube_open(s->cfg.kubeconfig, &s->kube);
 		if (r < 0)
 			return r;
 	}

@@ -37,12 +37,14 @@ struct server {
 	char *pin; /* of tls.key */
 	char *tls_crypt; /* OpenVPN tls-crypt key, NULL when absent */
 	json_t *packages; /* the package plan nodes get */
+	struct kube *kube; /* NULL without a kubeconfig */
 };
 
 enum {
 	SERVER_LOAD_TOKEN_KEY = 1 << 0,
 	SERVER_LOAD_CA = 1 << 1,
 	SERVER_LOAD_PIN = 1 << 2,
+	SERVER_LOAD_KUBE = 1 << 3, /* the kubeconfig, when one is set */
 };
 
 /* $GEOSTAGE_STATE_DIR, else /var/lib/geostage-bootstrap. */

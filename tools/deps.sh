@@ -5,7 +5,7 @@
 GEOSTAGE_BUILD_DEPS=(
 	build-essential autoconf automake pkg-config
 	libssl-dev libcurl4-openssl-dev libsqlite3-dev libsystemd-dev
-	libjansson-dev libevent-dev libcmocka-dev
+	libjansson-dev libevent-dev libyaml-dev libcmocka-dev
 )
 GEOSTAGE_TEST_DEPS=(openssl curl jq sqlite3 xxd clang procps iproute2)
 
