@@ -147,7 +147,8 @@ check_token(struct server *s, const char *token, size_t len, int64_t now,
 	int r;
 
 	/* A bad signature and an unknown id must look the same. */
-	if (jws_verify(s->token_key, token, len, &claims) < 0 ||
+	if (jws_verify_kid(s->token_key, s->token_kid, token, len, &claims) <
+		    0 ||
 	    token_claims_from_json(claims, &c) < 0)
 		return fail(a, 401, "invalid_token",
 			    "the enrollment token is not valid"),

@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "ossl.h"
+#include "jws.h"
 #include "kube.h"
 #include "profile.h"
 #include "server.h"
@@ -50,6 +51,7 @@ server_free(struct server *s)
 	if (s->db)
 		sqlite3_close(s->db);
 	EVP_PKEY_free(s->token_key);
+	free(s->token_kid);
 	EVP_PKEY_free(s->ca_key);
 	X509_free(s->ca_cert);
 	free(s->ca_pem);
@@ -94,6 +96,9 @@ load_keys(struct server *s, unsigned flags)
 
 	if (flags & SERVER_LOAD_TOKEN_KEY) {
 		r = load_key(s, "token.key", &s->token_key);
+		if (r < 0)
+			return r;
+		r = jws_key_id(s->token_key, &s->token_kid);
 		if (r < 0)
 			return r;
 	}

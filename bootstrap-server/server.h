@@ -31,6 +31,7 @@ struct server {
 	struct server_config cfg;
 	sqlite3 *db;
 	EVP_PKEY *token_key;
+	char *token_kid; /* jws_key_id(token_key) */
 	EVP_PKEY *ca_key;
 	X509 *ca_cert;
 	char *ca_pem;

@@ -16,6 +16,10 @@ int jws_sign(EVP_PKEY *key, const char *payload, char **ret);
 /* Checks the header (alg EdDSA, kid matching the key, no "crit"), the
  * signature, and that the payload is one JSON object. */
 int jws_verify(EVP_PKEY *key, const char *jws, size_t len, json_t **ret_claims);
+/* The same with the key's id computed once by the caller (jws_key_id): a
+ * server verifying many tokens need not re-encode its key each time. */
+int jws_verify_kid(EVP_PKEY *key, const char *kid, const char *jws, size_t len,
+		   json_t **ret_claims);
 /* Parses without verifying: for the agent, which trusts the token's pin
  * rather than a key. */
 int jws_decode_unverified(const char *jws, size_t len, json_t **ret_claims);

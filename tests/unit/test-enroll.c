@@ -54,6 +54,7 @@ setup(void **state)
 	s->cfg.urls[s->cfg.n_urls++] = strdup("https://127.0.0.1:8443");
 	assert_int_equal(db_open_memory(&s->db), 0);
 	assert_int_equal(crypto_gen_ed25519(&s->token_key), 0);
+	assert_int_equal(jws_key_id(s->token_key, &s->token_kid), 0);
 	assert_int_equal(crypto_gen_p256(&s->ca_key), 0);
 	assert_int_equal(crypto_self_signed(s->ca_key, "test CA", NULL, 1, 30,
 					    &s->ca_cert),
