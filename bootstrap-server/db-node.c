@@ -88,17 +88,7 @@ db_node_by_serial(sqlite3 *db, const char *serial, struct db_node *ret)
 int
 db_node_name_taken(sqlite3 *db, const char *name)
 {
-	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-	int r, rc;
-
-	r = db_prepare(db, "SELECT 1 FROM nodes WHERE name = ?", &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+	return db_exists(db, "SELECT 1 FROM nodes WHERE name = ?", name);
 }
 
 static int
@@ -375,38 +365,26 @@ node_json(sqlite3 *db, sqlite3_stmt *st, json_t **ret)
 	return 0;
 }
 
+static int
+node_row(sqlite3_stmt *st, void *userdata, json_t **ret)
+{
+	return node_json(userdata, st, ret);
+}
+
 int
 db_nodes_json(sqlite3 *db, const char *name, json_t **ret)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-	_cleanup_(json_decrefp) json_t *a = json_array();
-	int r, rc;
+	int r;
 
-	if (!a)
-		return -ENOMEM;
 	r = db_prepare(db,
-		    "SELECT " NODE_COLUMNS ", hostname, facts FROM nodes"
-		    " WHERE ?1 IS NULL OR name = ?1 ORDER BY id",
-		    &st);
+		       "SELECT " NODE_COLUMNS ", hostname, facts FROM nodes"
+		       " WHERE ?1 IS NULL OR name = ?1 ORDER BY id",
+		       &st);
 	if (r < 0)
 		return r;
 	if (name)
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *o;
-		r = node_json(db, st, &o);
-		if (r < 0 || json_array_append_new(a, o) < 0)
-			return r < 0 ? r : -ENOMEM;
-	}
-	if (rc != SQLITE_DONE)
-		return db_errno(rc);
-	if (name) {
-		if (json_array_size(a) == 0)
-			return -ENOENT;
-		*ret = json_incref(json_array_get(a, 0));
-		return 0;
-	}
-	*ret = TAKE_PTR(a);
-	return 0;
+	return db_collect_json(st, node_row, db, name, ret);
 }
 

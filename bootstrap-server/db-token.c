@@ -149,40 +149,28 @@ token_row(sqlite3_stmt *st, int64_t now, json_t **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+static int
+token_row_json(sqlite3_stmt *st, void *userdata, json_t **ret)
+{
+	return token_row(st, *(const int64_t *)userdata, ret);
+}
+
 int
 db_tokens_json(sqlite3 *db, const char *id, int64_t now, json_t **ret)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-	_cleanup_(json_decrefp) json_t *a = json_array();
-	int r, rc;
+	int r;
 
-	if (!a)
-		return -ENOMEM;
 	r = db_prepare(db,
-		    "SELECT id, site, role, max_uses, uses, expires,"
-		    " coalesce(revoked, 0), created, labels FROM tokens"
-		    " WHERE ?1 IS NULL OR id = ?1 ORDER BY created, id",
-		    &st);
+		       "SELECT id, site, role, max_uses, uses, expires,"
+		       " coalesce(revoked, 0), created, labels FROM tokens"
+		       " WHERE ?1 IS NULL OR id = ?1 ORDER BY created, id",
+		       &st);
 	if (r < 0)
 		return r;
 	if (id)
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *o;
-		r = token_row(st, now, &o);
-		if (r < 0 || json_array_append_new(a, o) < 0)
-			return -ENOMEM;
-	}
-	if (rc != SQLITE_DONE)
-		return db_errno(rc);
-	if (id) {
-		if (json_array_size(a) == 0)
-			return -ENOENT;
-		*ret = json_incref(json_array_get(a, 0));
-		return 0;
-	}
-	*ret = TAKE_PTR(a);
-	return 0;
+	return db_collect_json(st, token_row_json, &now, id, ret);
 }
 
 int

@@ -259,6 +259,51 @@ db_dup_text(sqlite3_stmt *st, int col)
 	return strdup(t ? (const char *)t : "");
 }
 
+int
+db_exists(sqlite3 *db, const char *sql, const char *param)
+{
+	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = db_prepare(db, sql, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int
+db_collect_json(sqlite3_stmt *st, db_row_json_fn fn, void *userdata,
+		const char *one, json_t **ret)
+{
+	_cleanup_(json_decrefp) json_t *a = json_array();
+	int r, rc;
+
+	if (!a)
+		return -ENOMEM;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *o;
+		r = fn(st, userdata, &o);
+		if (r < 0)
+			return r;
+		if (json_array_append_new(a, o) < 0)
+			return -ENOMEM;
+	}
+	if (rc != SQLITE_DONE)
+		return db_errno(rc);
+	if (one) {
+		if (json_array_size(a) == 0)
+			return -ENOENT;
+		*ret = json_incref(json_array_get(a, 0));
+		return 0;
+	}
+	*ret = TAKE_PTR(a);
+	return 0;
+}
+
 /* --- sites --------------------------------------------------------------- */
 
 int
@@ -288,17 +333,7 @@ db_site_add(sqlite3 *db, const char *name, const char *prefix,
 int
 db_site_exists(sqlite3 *db, const char *name)
 {
-	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-	int r, rc;
-
-	r = db_prepare(db, "SELECT 1 FROM sites WHERE name = ?", &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+	return db_exists(db, "SELECT 1 FROM sites WHERE name = ?", name);
 }
 
 int
