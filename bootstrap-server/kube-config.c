@@ -4,9 +4,9 @@
  * state dir holds everything the server uses. */
 #include "config.h"
 
-#include <openssl/evp.h>
 #include <yaml.h>
 
+#include "b64.h"
 #include "fileio.h"
 #include "kube-internal.h"
 #include "log.h"
@@ -62,23 +62,14 @@ named(yaml_document_t *d, yaml_node_t *list, const char *name,
 static int
 decode_b64(const char *s, char **ret)
 {
-	size_t len = strlen(s);
-	unsigned char *out;
-	int n;
+	uint8_t *out;
+	size_t n;
+	int r;
 
-	if (len == 0 || len % 4 != 0 || len > KUBECONFIG_MAX)
-		return -EINVAL;
-	out = malloc(len / 4 * 3 + 1);
-	if (!out)
-		return -ENOMEM;
-	n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-	if (n < 0) {
-		free(out);
-		return -EINVAL;
-	}
-	n -= (s[len - 1] == '=') + (s[len - 2] == '=');
-	out[n] = '\0';
-	if (memchr(out, 0, (size_t)n)) {
+	r = b64_decode(s, strlen(s), &out, &n);
+	if (r < 0)
+		return r;
+	if (memchr(out, 0, n)) {
 		free(out);
 		return -EINVAL;
 	}

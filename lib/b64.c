@@ -59,6 +59,20 @@ b64url_encode(const void *data, size_t len, char **ret)
 	return encode(url_alphabet, 0, data, len, ret);
 }
 
+static int url_value(char c);
+
+static int
+std_value(char c)
+{
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	if (c == '-' || c == '_')
+		return -1;
+	return url_value(c);
+}
+
 static int
 url_value(char c)
 {
@@ -75,8 +89,9 @@ url_value(char c)
 	return -1;
 }
 
-int
-b64url_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_len)
+static int
+decode(int (*value)(char), const char *s, size_t len, uint8_t **ret,
+       size_t *ret_len)
 {
 	_cleanup_free_ uint8_t *out = NULL;
 	uint32_t acc = 0;
@@ -89,7 +104,7 @@ b64url_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_len)
 	if (!out)
 		return -ENOMEM;
 	for (i = 0; i < len; i++) {
-		int v = url_value(s[i]);
+		int v = value(s[i]);
 		if (v < 0)
 			return -EINVAL;
 		acc = acc << 6 | (uint32_t)v;
@@ -106,4 +121,22 @@ b64url_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_len)
 	*ret_len = n;
 	*ret = TAKE_PTR(out);
 	return 0;
+}
+
+int
+b64url_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_len)
+{
+	return decode(url_value, s, len, ret, ret_len);
+}
+
+int
+b64_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_len)
+{
+	size_t pad = 0;
+
+	if (len % 4 != 0)
+		return -EINVAL;
+	while (pad < 2 && pad < len && s[len - 1 - pad] == '=')
+		pad++;
+	return decode(std_value, s, len - pad, ret, ret_len);
 }

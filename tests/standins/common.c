@@ -118,53 +118,16 @@ kubeconfig_ca_pem(const char *yaml, char **ret)
 	return b64std_decode(b64, ret, &len);
 }
 
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int
 b64std_decode(const char *s, char **ret, size_t *ret_len)
 {
-	size_t n = strlen(s), i, o = 0, pad = 0;
-	_cleanup_free_ char *out = NULL;
+	uint8_t *out;
+	int r;
 
-	if (n % 4)
+	r = b64_decode(s, strlen(s), &out, ret_len);
+	if (r < 0)
 		return -EBADMSG;
-	if (n && s[n - 1] == '=')
-		pad = (n > 1 && s[n - 2] == '=') ? 2 : 1;
-	out = malloc(n / 4 * 3 + 1);
-	if (!out)
-		return -ENOMEM;
-	for (i = 0; i < n; i += 4) {
-		int v[4], k;
-		uint32_t w = 0;
-		for (k = 0; k < 4; k++) {
-			bool is_pad = i + 4 == n && k >= 4 - (int)pad;
-			v[k] = is_pad ? 0 : b64_value(s[i + k]);
-			if (v[k] < 0)
-				return -EBADMSG;
-			w = w << 6 | (uint32_t)v[k];
-		}
-		out[o++] = (char)(w >> 16);
-		out[o++] = (char)(w >> 8);
-		out[o++] = (char)w;
-	}
-	o -= pad;
-	out[o] = '\0';
-	*ret_len = o;
-	*ret = TAKE_PTR(out);
+	*ret = (char *)out;
 	return 0;
 }
 

@@ -215,6 +215,51 @@ test_b64url_decode_rejects_length_1_mod_4(void **state)
 	assert_decode_refused("Zm9vYmFyZ", 9);
 }
 
+static void
+assert_std_decodes(const char *in, const char *want)
+{
+	uint8_t *out = NULL;
+	size_t n = 99;
+
+	assert_int_equal(b64_decode(in, strlen(in), &out, &n), 0);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(out, want, n);
+	free(out);
+}
+
+static void
+assert_std_refused(const char *in)
+{
+	uint8_t *out = NULL;
+	size_t n = 0;
+
+	if (b64_decode(in, strlen(in), &out, &n) != -EINVAL)
+		fail_msg("b64_decode(\"%s\") was not refused", in);
+	assert_null(out);
+}
+
+/* RFC 4648 §10 vectors with their padding; url bytes, missing or
+ * misplaced padding and non-canonical trailing bits refused. */
+static void
+test_b64_decode_standard_with_padding(void **state)
+{
+	assert_std_decodes("", "");
+	assert_std_decodes("Zg==", "f");
+	assert_std_decodes("Zm8=", "fo");
+	assert_std_decodes("Zm9v", "foo");
+	assert_std_decodes("Zm9vYg==", "foob");
+	assert_std_decodes("Zm9vYmE=", "fooba");
+	assert_std_decodes("Zm9vYmFy", "foobar");
+	assert_std_decodes("+/+/", "\xfb\xff\xbf");
+	assert_std_refused("Zg");
+	assert_std_refused("Zg=");
+	assert_std_refused("Z===");
+	assert_std_refused("Zg==Zg==");
+	assert_std_refused("-_-_");
+	assert_std_refused("Zh==");
+	assert_std_refused("Zm 9v");
+}
+
 int
 main(void)
 {
@@ -233,6 +278,7 @@ main(void)
 		cmocka_unit_test(
 			test_b64url_decode_rejects_noncanonical_trailing_bits),
 		cmocka_unit_test(test_b64url_decode_rejects_length_1_mod_4),
+		cmocka_unit_test(test_b64_decode_standard_with_padding),
 	};
 
 	return cmocka_run_group_tests_name("b64", tests, NULL, NULL);
