@@ -7,7 +7,9 @@ GEOSTAGE_BUILD_DEPS=(
 	libssl-dev libcurl4-openssl-dev libsqlite3-dev libsystemd-dev
 	libjansson-dev libevent-dev libyaml-dev libcmocka-dev
 )
-GEOSTAGE_TEST_DEPS=(openssl curl jq sqlite3 xxd clang procps iproute2)
+GEOSTAGE_TEST_DEPS=(openssl curl jq sqlite3 xxd clang procps iproute2
+	debootstrap systemd-container openvpn nftables busybox socat apt-utils
+	iputils-ping gnupg)
 
 install_deps() {
 	local missing=() p
