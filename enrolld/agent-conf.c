@@ -11,6 +11,50 @@
 #include "fileio.h"
 #include "name.h"
 
+static const struct {
+	const char *key;
+	const char *path;
+} progs[_PROG_MAX] = {
+	[PROG_APT_GET] = {"apt_get", "/usr/bin/apt-get"},
+	[PROG_APT_CACHE] = {"apt_cache", "/usr/bin/apt-cache"},
+	[PROG_APT_MARK] = {"apt_mark", "/usr/bin/apt-mark"},
+	[PROG_DPKG_QUERY] = {"dpkg_query", "/usr/bin/dpkg-query"},
+	/* The classic paths: right with and without merged /usr. */
+	[PROG_MODPROBE] = {"modprobe", "/sbin/modprobe"},
+	[PROG_SYSCTL] = {"sysctl", "/sbin/sysctl"},
+	[PROG_SYSTEMCTL] = {"systemctl", "/bin/systemctl"},
+	[PROG_SWAPOFF] = {"swapoff", "/sbin/swapoff"},
+	[PROG_IP] = {"ip", "/sbin/ip"},
+	[PROG_KUBEADM] = {"kubeadm", "/usr/bin/kubeadm"},
+	[PROG_GPG] = {"gpg", "/usr/bin/gpg"},
+};
+
+const char *
+agent_prog_key(enum agent_prog p)
+{
+	return (unsigned)p < _PROG_MAX ? progs[p].key : NULL;
+}
+
+const char *
+agent_prog_default(enum agent_prog p)
+{
+	return (unsigned)p < _PROG_MAX ? progs[p].path : NULL;
+}
+
+const char *
+agent_prog(const struct agent_conf *c, enum agent_prog p)
+{
+	if ((unsigned)p >= _PROG_MAX)
+		return NULL;
+	return c->prog[p] ? c->prog[p] : progs[p].path;
+}
+
+const char *
+agent_root(const struct agent_conf *c)
+{
+	return c->root_dir ? c->root_dir : "/";
+}
+
 struct parse_ctx {
 	struct agent_conf *conf;
 	char *err;
@@ -27,6 +71,10 @@ agent_conf_init(struct agent_conf *c)
 		.retry_initial_ms = 1000,
 		.retry_max_ms = 60000,
 		.retry_attempts = 0,
+		.command_timeout_s = 120,
+		.apt_timeout_s = 1800,
+		.vpn_timeout_s = 120,
+		.join_timeout_s = 900,
 	};
 }
 
@@ -37,6 +85,11 @@ agent_conf_done(struct agent_conf *c)
 	free(c->state_dir);
 	free(c->hostname);
 	free(c->name);
+	free(c->root_dir);
+	for (size_t i = 0; i < _PROG_MAX; i++)
+		free(c->prog[i]);
+	free(c->kubernetes_apt_key);
+	free(c->kubernetes_apt_fingerprint);
 	agent_conf_init(c);
 }
 
@@ -75,6 +128,47 @@ hostname_is_valid(const char *s)
 	return true;
 }
 
+static bool
+endswith(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && streq(s + n - k, suffix);
+}
+
+/* A path that also goes into unit files (ExecStart=) unquoted: no blanks,
+ * quotes, backslashes or '%' specifiers, no "." or ".." component. */
+static bool
+path_is_plain(const char *s)
+{
+	const char *p;
+
+	if (s[0] != '/' || strlen(s) > 256 || strstr(s, "/./") ||
+	    strstr(s, "/../") || endswith(s, "/.") || endswith(s, "/.."))
+		return false;
+	for (p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("/._+-", *p)))
+			return false;
+	return true;
+}
+
+static bool
+fingerprint_is_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++) {
+		if (*s == ' ')
+			continue;
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
+		      (*s >= 'A' && *s <= 'F')))
+			return false;
+		n++;
+	}
+	return n == 40 || n == 64;
+}
+
 static int
 set_string(char **field, const char *value)
 {
@@ -85,6 +179,43 @@ set_string(char **field, const char *value)
 	free(*field);
 	*field = s;
 	return 0;
+}
+
+/* The settings of the steps after enroll: programs, root_dir, the
+ * Kubernetes repository key. -ENOKEY when key is none of them. */
+static int
+apply_step_key(struct agent_conf *c, const char *key, const char *value,
+	       const char **why)
+{
+	size_t i;
+
+	for (i = 0; i < _PROG_MAX; i++) {
+		if (!streq(key, progs[i].key))
+			continue;
+		*why = "expected an absolute path of letters, digits and "
+		       "/._+-";
+		if (!path_is_plain(value))
+			return -EINVAL;
+		return set_string(&c->prog[i], value);
+	}
+	if (streq(key, "root_dir") || streq(key, "kubernetes_apt_key")) {
+		*why = "expected an absolute path of letters, digits and "
+		       "/._+-";
+		if (!path_is_plain(value))
+			return -EINVAL;
+		return set_string(streq(key, "root_dir")
+					  ? &c->root_dir
+					  : &c->kubernetes_apt_key,
+				  value);
+	}
+	if (streq(key, "kubernetes_apt_fingerprint")) {
+		*why = "expected a full OpenPGP fingerprint (40 or 64 hex "
+		       "digits)";
+		if (!fingerprint_is_valid(value))
+			return -EINVAL;
+		return set_string(&c->kubernetes_apt_fingerprint, value);
+	}
+	return -ENOKEY;
 }
 
 /* Returns 0, -ENOKEY for an unknown key, or -EINVAL/-ERANGE with *why. */
@@ -110,9 +241,19 @@ apply(struct parse_ctx *p, const char *key, const char *value, const char **why)
 		 86400000, "milliseconds, 1..86400000"},
 		{"retry_attempts", offsetof(struct agent_conf, retry_attempts),
 		 0, 1000000, "0 (unlimited) .. 1000000"},
+		{"command_timeout",
+		 offsetof(struct agent_conf, command_timeout_s), 1, 3600,
+		 "seconds, 1..3600"},
+		{"apt_timeout", offsetof(struct agent_conf, apt_timeout_s), 60,
+		 86400, "seconds, 60..86400"},
+		{"vpn_timeout", offsetof(struct agent_conf, vpn_timeout_s), 1,
+		 3600, "seconds, 1..3600"},
+		{"join_timeout", offsetof(struct agent_conf, join_timeout_s),
+		 60, 7200, "seconds, 60..7200"},
 	};
 	struct agent_conf *c = p->conf;
 	size_t i;
+	int r;
 
 	if (streq(key, "token_file") || streq(key, "state_dir")) {
 		*why = "expected an absolute path";
@@ -122,6 +263,9 @@ apply(struct parse_ctx *p, const char *key, const char *value, const char **why)
 							   : &c->state_dir,
 				  value);
 	}
+	r = apply_step_key(c, key, value, why);
+	if (r != -ENOKEY)
+		return r;
 	if (streq(key, "hostname")) {
 		*why = "expected at most 253 printable ASCII bytes, no spaces";
 		if (!hostname_is_valid(value))

@@ -23,6 +23,12 @@ agent_fail_exit_code(enum agent_fail f)
 		return AGENT_EXIT_RETRY_EXHAUSTED;
 	case AGENT_FAIL_NOT_IMPLEMENTED:
 		return AGENT_EXIT_NOT_IMPLEMENTED;
+	case AGENT_FAIL_PACKAGE:
+		return AGENT_EXIT_PACKAGE;
+	case AGENT_FAIL_NETWORK:
+		return AGENT_EXIT_NETWORK;
+	case AGENT_FAIL_JOIN:
+		return AGENT_EXIT_JOIN;
 	case AGENT_FAIL_OTHER:
 	default:
 		return AGENT_EXIT_FAILURE;
@@ -149,4 +155,40 @@ agent_proposed_name(const struct agent_conf *c, const char *hostname,
 		snprintf(ret, NAME_MAX_LEN + 1, "%s", c->name);
 	else
 		name_from_hostname(hostname, ret, NAME_MAX_LEN);
+}
+
+int
+agent_marker_set(const struct agent *a, const char *name)
+{
+	char path[PATH_MAX];
+	int r;
+
+	r = agent_path(a, name, path, sizeof(path));
+	if (r < 0)
+		return r;
+	return write_file_atomic(path, "", 0, 0600);
+}
+
+bool
+agent_marker_exists(const struct agent *a, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return agent_path(a, name, path, sizeof(path)) == 0 &&
+	       lstat(path, &st) == 0;
+}
+
+int
+agent_marker_clear(const struct agent *a, const char *name)
+{
+	char path[PATH_MAX];
+	int r;
+
+	r = agent_path(a, name, path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return negative_errno();
+	return 0;
 }

@@ -21,6 +21,9 @@ enum {
 	AGENT_EXIT_PIN_MISMATCH = 76,	 /* EX_PROTOCOL */
 	AGENT_EXIT_REFUSED = 77,	 /* EX_NOPERM */
 	AGENT_EXIT_CONFIG = 78,		 /* EX_CONFIG */
+	AGENT_EXIT_PACKAGE = 80,	 /* packages: apt, key, runtime */
+	AGENT_EXIT_NETWORK = 81,	 /* network and gate */
+	AGENT_EXIT_JOIN = 82,		 /* kubeadm join */
 };
 
 /* Why a step failed: decides the exit code and whether to retry. */
@@ -31,6 +34,9 @@ enum agent_fail {
 	AGENT_FAIL_REFUSED,
 	AGENT_FAIL_RETRY,
 	AGENT_FAIL_NOT_IMPLEMENTED,
+	AGENT_FAIL_PACKAGE,
+	AGENT_FAIL_NETWORK,
+	AGENT_FAIL_JOIN,
 };
 
 int agent_fail_exit_code(enum agent_fail f);
@@ -43,6 +49,26 @@ int agent_fail_exit_code(enum agent_fail f);
 #define AGENT_HOSTNAME_MAX 253
 #define AGENT_ERROR_MAX 512
 
+/* The programs the steps run; each path can be set in enrolld.conf under
+ * the key agent_prog_key() names ("apt_get = /usr/bin/apt-get"). */
+enum agent_prog {
+	PROG_APT_GET,
+	PROG_APT_CACHE,
+	PROG_APT_MARK,
+	PROG_DPKG_QUERY,
+	PROG_MODPROBE,
+	PROG_SYSCTL,
+	PROG_SYSTEMCTL,
+	PROG_SWAPOFF,
+	PROG_IP,
+	PROG_KUBEADM,
+	PROG_GPG,
+	_PROG_MAX,
+};
+
+const char *agent_prog_key(enum agent_prog p);
+const char *agent_prog_default(enum agent_prog p);
+
 struct agent_conf {
 	char *token_file; /* NULL until agent_conf_finish() */
 	char *state_dir;  /* NULL until agent_conf_finish() */
@@ -53,7 +79,27 @@ struct agent_conf {
 	unsigned retry_initial_ms;
 	unsigned retry_max_ms;
 	unsigned retry_attempts; /* rounds over all iss URLs; 0: unlimited */
+	/* Every file the steps write on the host is under root_dir. */
+	char *root_dir;		    /* NULL: "/" */
+	char *prog[_PROG_MAX];	    /* NULL: agent_prog_default() */
+	unsigned command_timeout_s; /* systemctl, modprobe, gpg ... */
+	unsigned apt_timeout_s;	    /* each apt-get run */
+	unsigned vpn_timeout_s;	    /* the VPN address to appear */
+	unsigned join_timeout_s;    /* kubeadm join */
+	/* With no apt_sources in the plan: the key of pkgs.k8s.io. */
+	char *kubernetes_apt_key;
+	char *kubernetes_apt_fingerprint;
+	/* Where the kernel's state is read: "/proc" and "/sys" when NULL.
+	 * Not configuration keys: unit tests hand in their own. */
+	const char *proc_dir, *sys_dir;
+	/* Where systemd says it runs in a container (/run/systemd/container);
+	 * "/run" when NULL. Tests only, like proc_dir. */
+	const char *run_dir;
 };
+
+/* The configured path of a program, else its default. */
+const char *agent_prog(const struct agent_conf *c, enum agent_prog p);
+const char *agent_root(const struct agent_conf *c);
 
 /* Defaults; allocates nothing. */
 void agent_conf_init(struct agent_conf *c);
@@ -116,6 +162,20 @@ const char *agent_file_error(int r);
 /* Creates the state dir (0700) when missing and checks it is ours and not
  * writable by others. */
 int agent_state_dir_check(const char *dir, char *err, size_t errsz);
+
+/* Markers: empty files in the state dir that carry an intention across a
+ * crash ("containerd must still be restarted"). */
+int agent_marker_set(const struct agent *a, const char *name);
+bool agent_marker_exists(const struct agent *a, const char *name);
+int agent_marker_clear(const struct agent *a, const char *name);
+
+/* The marker `leave` leaves: run then does nothing until it is removed. */
+#define AGENT_LEFT_FILE "left"
+
+/* Takes the state dir's lock (flock on STATE/lock) or logs why not. */
+int agent_lock(struct agent *a);
+/* state.json into a->state (a fresh state when there is none); logs. */
+int agent_load_state(struct agent *a);
 
 /* Runs or resumes the steps; stops after until (_STEP_MAX: no stop).
  * Returns an exit code. */

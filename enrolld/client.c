@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <strings.h>
+#include <time.h>
 
 #include "agent.h"
 #include "client.h"
@@ -55,6 +56,34 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* Date: an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"). */
+static void
+header_date(const char *v, size_t n, struct client_response *resp)
+{
+	char value[64];
+	struct tm tm;
+	const char *end;
+	size_t k = 0;
+	time_t t;
+
+	while (n > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	while (k < n && v[k] != '\r' && v[k] != '\n' && k + 1 < sizeof(value)) {
+		value[k] = v[k];
+		k++;
+	}
+	value[k] = '\0';
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end || *end)
+		return;
+	t = timegm(&tm);
+	if (t != (time_t)-1)
+		resp->date = (int64_t)t;
+}
+
 static size_t
 header_cb(char *buf, size_t size, size_t nitems, void *userdata)
 {
@@ -65,8 +94,14 @@ header_cb(char *buf, size_t size, size_t nitems, void *userdata)
 	int64_t s;
 
 	/* A new status line (after 100 Continue, say) starts afresh. */
-	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0)
+	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		resp->retry_after_s = -1;
+		resp->date = -1;
+	}
+	if (n > 5 && strncasecmp(buf, "date:", 5) == 0) {
+		header_date(buf + 5, n - 5, resp);
+		return n;
+	}
 	if (n <= 12 || strncasecmp(buf, "retry-after:", 12) != 0)
 		return n;
 	while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
@@ -208,8 +243,12 @@ setup(CURL *h, const struct client_request *req, const char *url,
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CLIENT_RESPONSE_MAX);
 	SET(CURLOPT_USERAGENT, "geostage-enrolld/" PACKAGE_VERSION);
 	SET(CURLOPT_HTTPHEADER, headers);
-	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-	SET(CURLOPT_POSTFIELDS, req->body);
+	if (req->body) {
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		SET(CURLOPT_POSTFIELDS, req->body);
+	} else {
+		SET(CURLOPT_HTTPGET, 1L);
+	}
 	if (req->cert_file) {
 		SET(CURLOPT_SSLCERTTYPE, "PEM");
 		SET(CURLOPT_SSLCERT, req->cert_file);
@@ -242,7 +281,7 @@ client_post_json(const struct client_request *req, struct client_response *resp)
 	CURLcode c;
 	int r;
 
-	*resp = (struct client_response){.retry_after_s = -1};
+	*resp = (struct client_response){.retry_after_s = -1, .date = -1};
 	/* Without a pin libcurl would trust anyone: never. */
 	if (!token_pin_is_valid(req->pin)) {
 		r = -EINVAL;
@@ -289,6 +328,64 @@ client_post_json(const struct client_request *req, struct client_response *resp)
 fail:
 	snprintf(resp->error, sizeof(resp->error), "%s", strerror(-r));
 	return r;
+}
+
+int
+client_get(const struct client_request *req, struct client_response *resp)
+{
+	struct client_request r = *req;
+
+	r.body = NULL;
+	r.body_len = 0;
+	return client_post_json(&r, resp);
+}
+
+int
+client_tls_probe(const char *host_port, unsigned connect_timeout_s,
+		 long *ret_ms, char *err, size_t errsz)
+{
+	_cleanup_(curl_easy_cleanupp) CURL *h = NULL;
+	char url[300], errbuf[CURL_ERROR_SIZE] = "";
+	curl_off_t us = 0;
+	CURLcode c = CURLE_OK;
+	int k;
+
+	k = snprintf(url, sizeof(url), "https://%s/", host_port);
+	if (k < 0 || (size_t)k >= sizeof(url)) {
+		snprintf(err, errsz, "endpoint too long");
+		return -EINVAL;
+	}
+	h = curl_easy_init();
+	if (!h) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+#define SET(opt, val)                                                          \
+	do {                                                                   \
+		if (c == CURLE_OK)                                             \
+			c = curl_easy_setopt(h, opt, val);                     \
+	} while (0)
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_CONNECT_ONLY, 1L);
+	SET(CURLOPT_SSL_VERIFYPEER, 0L);
+	SET(CURLOPT_SSL_VERIFYHOST, 0L);
+	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_CONNECTTIMEOUT, (long)connect_timeout_s);
+	SET(CURLOPT_TIMEOUT, (long)connect_timeout_s);
+	SET(CURLOPT_ERRORBUFFER, errbuf);
+#undef SET
+	if (c == CURLE_OK)
+		c = curl_easy_perform(h);
+	if (c != CURLE_OK) {
+		snprintf(err, errsz, "%s",
+			 errbuf[0] ? errbuf : curl_easy_strerror(c));
+		return map_curl_error(c, false);
+	}
+	if (curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &us) != CURLE_OK)
+		us = 0;
+	*ret_ms = (long)(us / 1000);
+	return 0;
 }
 
 void

@@ -18,7 +18,7 @@ struct client_request {
 	const char *pin;      /* "sha256//..." */
 	const char *bearer;   /* secret, NULL for none */
 	const char *cert_file, *key_file; /* mTLS client identity, or NULL */
-	const char *body;
+	const char *body;		  /* NULL: a GET */
 	size_t body_len;
 	unsigned connect_timeout_s;
 	unsigned request_timeout_s;
@@ -29,6 +29,7 @@ struct client_response {
 	char *body; /* NUL-terminated */
 	size_t body_len;
 	int64_t retry_after_s;	      /* -1 when the server sent none */
+	int64_t date;		      /* its Date: (unix s), -1 when none */
 	char error[CLIENT_ERROR_MAX]; /* why a transfer failed */
 };
 
@@ -43,7 +44,16 @@ void client_global_done(void);
  * used; -EIO anything else. */
 int client_post_json(const struct client_request *req,
 		     struct client_response *resp);
+/* The same for a GET (req->body NULL). */
+int client_get(const struct client_request *req, struct client_response *resp);
 void client_response_done(struct client_response *resp);
+/* Completes a TLS handshake with "HOST:PORT" and hangs up: is something
+ * speaking TLS there? The peer is not authenticated (the Kubernetes API
+ * server's certificate is checked by kubeadm against caCertHashes). 0
+ * with the handshake's duration, or the errors of client_post_json() with
+ * err saying why. */
+int client_tls_probe(const char *host_port, unsigned connect_timeout_s,
+		     long *ret_ms, char *err, size_t errsz);
 bool client_error_is_retryable(int r);
 /* The server's {"error": CODE, "message": MSG} answer, sanitized; "-" for
  * what is missing. */

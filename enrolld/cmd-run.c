@@ -14,18 +14,33 @@ commands_exit_codes(FILE *f)
 {
 	fprintf(f,
 		"Exit status:\n"
-		"  0   success (or stopped after --until STEP as asked)\n"
-		"  1   any other error\n"
+		"  0   success (or stopped after --until STEP as asked, or "
+		"nothing to do)\n"
+		"  1   any other error (host step included)\n"
 		"  2   usage error\n"
-		"  70  reached a step that is not implemented yet\n"
+		"  70  reached a step that is not implemented (none in this "
+		"version)\n"
 		"  75  a retryable failure (network, timeout, 429, 5xx) used "
 		"up retry_attempts\n"
 		"  76  the server's TLS key does not match the token's pin\n"
-		"  77  the server refused the enrollment (400, 401, 403, "
-		"409, 413, 422)\n"
+		"  77  the server refused the enrollment or the join (400, "
+		"401, 403, 409,\n"
+		"      413, 422)\n"
 		"  78  configuration: bad config file; token file missing, "
 		"unreadable,\n"
-		"      malformed or expired; unusable state directory\n");
+		"      malformed or expired; unusable state directory; a "
+		"field the steps\n"
+		"      need missing from the server's answer\n"
+		"  80  packages: an apt key with the wrong fingerprint, "
+		"apt-get "
+		"or dpkg\n"
+		"      failed, no package at the cluster's version\n"
+		"  81  network: the tunnel or the site routes did not come up, "
+		"or the gate\n"
+		"      (API reachable, node-ip, clock) failed retry_attempts "
+		"times\n"
+		"  82  join: kubeadm join failed, or the host belongs to "
+		"another cluster\n");
 }
 
 void

@@ -14,7 +14,7 @@ static const struct command {
 	{"run", cmd_run, "run or resume the steps (the default command)"},
 	{"status", cmd_status, "show each step's state, duration and message"},
 	{"leave", cmd_leave,
-	 "withdraw this node from the cluster (not implemented yet)"},
+	 "withdraw this node from the cluster on this host"},
 };
 
 static void

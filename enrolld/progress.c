@@ -107,7 +107,9 @@ void
 progress_running(struct agent *a, enum step_id id)
 {
 	char cert[PATH_MAX], key[PATH_MAX];
+	struct step_record rec = a->state.steps[id];
 
+	rec.state = STEP_STATE_RUNNING;
 	if (have_identity(a, cert, key, sizeof(cert)))
-		(void)send_report(a, id, &a->state.steps[id], cert, key);
+		(void)send_report(a, id, &rec, cert, key);
 }

@@ -26,8 +26,8 @@ now_ms(void)
 }
 
 /* One agent per state dir: the service and a manual run must not race. */
-static int
-take_lock(struct agent *a)
+int
+agent_lock(struct agent *a)
 {
 	char path[PATH_MAX];
 	int r;
@@ -53,8 +53,8 @@ take_lock(struct agent *a)
 	return 0;
 }
 
-static int
-load_state(struct agent *a)
+int
+agent_load_state(struct agent *a)
 {
 	const char *dir = a->conf->state_dir;
 	int r;
@@ -142,6 +142,7 @@ run_step(struct agent *a, enum step_id id)
 			      "%s yet",
 			      step_name(id), PACKAGE_VERSION);
 	}
+	json_decref(TAKE_PTR(ctx.plan));
 	rec->duration_ms = now_ms() - t0;
 	state_set_message(rec, ctx.message);
 	rec->state = r >= 0 ? STEP_STATE_DONE
@@ -170,6 +171,13 @@ run_steps(struct agent *a, enum step_id until)
 		notify_ready();
 		a->ready_sent = true;
 	}
+	if (first == _STEP_MAX) {
+		log_info("every step is done already: nothing to do");
+		notify_status("done: node %s of site %s is enrolled and joined",
+			      a->state.node, a->state.site);
+		progress_flush(a);
+		return AGENT_EXIT_OK;
+	}
 	if (until != _STEP_MAX && first > until) {
 		log_info("step %s is done already: nothing to do",
 			 step_name(until));
@@ -189,6 +197,8 @@ run_steps(struct agent *a, enum step_id until)
 		}
 	}
 	log_info("every step is done");
+	notify_status("done: node %s of site %s is enrolled and joined",
+		      a->state.node, a->state.site);
 	return code;
 }
 
@@ -204,9 +214,18 @@ agent_run(struct agent_conf *conf, enum step_id until)
 		log_error("%s", err);
 		return AGENT_EXIT_CONFIG;
 	}
-	if (take_lock(&a) < 0 || load_state(&a) < 0) {
+	if (agent_lock(&a) < 0 || agent_load_state(&a) < 0) {
 		closep(&a.lock_fd);
 		return AGENT_EXIT_FAILURE;
+	}
+	if (agent_marker_exists(&a, AGENT_LEFT_FILE)) {
+		log_notice("this node left the cluster (geostage-enrolld "
+			   "leave): nothing to do; remove %s/%s to enroll and "
+			   "join again",
+			   conf->state_dir, AGENT_LEFT_FILE);
+		notify_status("left the cluster");
+		closep(&a.lock_fd);
+		return AGENT_EXIT_OK;
 	}
 	code = run_steps(&a, until);
 	agent_token_free(TAKE_PTR(a.token));

@@ -5,16 +5,12 @@
  * answer is checked before it is persisted. */
 #include "config.h"
 
-#include <time.h>
-
 #include "client.h"
 #include "crypto.h"
 #include "agent-enroll.h"
 #include "facts.h"
 #include "log.h"
-#include "notify.h"
 #include "ossl.h"
-#include "output.h"
 #include "retry.h"
 #include "steps.h"
 
@@ -126,35 +122,14 @@ try_server(struct step_ctx *ctx, const char *url, const char *body,
 }
 
 static void
-sleep_ms(uint64_t ms)
-{
-	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
-			      .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static void
 back_off(struct step_ctx *ctx, unsigned round, const struct round *rd)
 {
 	const struct agent_conf *conf = ctx->agent->conf;
-	struct retry_policy p = {conf->retry_initial_ms, conf->retry_max_ms,
-				 conf->retry_attempts};
-	uint64_t rnd = 0, delay, budget_s;
-	char when[32];
-
-	(void)crypto_random_u64(&rnd);
-	delay = retry_delay_ms(&p, round - 1, rd->retry_after_s, rnd);
-	format_duration_ms((long long)delay, when, sizeof(when));
-	log_notice("enroll: attempt %u failed; retrying in %s", round, when);
-	notify_status("step %d/%d: enroll \xe2\x80\x94 %s; retrying in %s",
-		      (int)STEP_ENROLL + 1, (int)_STEP_MAX, rd->last, when);
 	/* Room for the wait and one more round over every server. */
-	budget_s = (uint64_t)ctx->agent->token->claims->n_iss *
-		   (conf->connect_timeout_s + conf->request_timeout_s);
-	notify_extend_timeout((delay + budget_s * 1000) * 1000);
-	sleep_ms(delay);
+	uint64_t budget_s = (uint64_t)ctx->agent->token->claims->n_iss *
+			    (conf->connect_timeout_s + conf->request_timeout_s);
+
+	step_back_off(ctx, round, rd->retry_after_s, budget_s, rd->last);
 }
 
 static int

@@ -29,14 +29,15 @@ write_token "$T/token" "$token"
 } >>"$T/cli.log" 2>&1
 
 agent_conf "$T/agent.conf"
-# One runs as far as it can (the first unimplemented step: exit 70),
-# reporting progress on the way; again (resume); one more enrolls; a third
-# is refused (the token has 2 uses).
-rc=$(run_agent one "$T/token" --until "done")
-case $rc in 0 | 70) ;; *) cat "$T/agent-one.log"; fail "agent one: exit $rc" ;; esac
+# One enrolls, reporting progress on the way, then runs again (resume:
+# nothing left to do up to enroll); one more enrolls; a third is refused
+# (the token has 2 uses). No agent goes past enroll here: later steps
+# change the machine they run on (they run in tests/lab's containers).
+rc=$(run_agent one "$T/token")
+assert_eq 0 "$rc" "agent one's exit"
 mv "$T/agent-one.log" "$T/agent-one.1.log"
-rc=$(run_agent one "$T/token" --until "done")
-case $rc in 0 | 70) ;; *) cat "$T/agent-one.log"; fail "agent one, resumed: exit $rc" ;; esac
+rc=$(run_agent one "$T/token")
+assert_eq 0 "$rc" "agent one's exit, resumed"
 rc=$(run_agent two "$T/token")
 assert_eq 0 "$rc" "agent two's exit"
 rc=$(run_agent three "$T/token")

@@ -114,6 +114,66 @@ test_good_file(void **state)
 	assert_int_equal(f->conf.retry_attempts, 4);
 }
 
+/* Every program path, root_dir, the step timeouts and the Kubernetes
+ * repository key. */
+static void
+test_step_settings(void **state)
+{
+	struct fixture *f = *state;
+	char text[2048] = "";
+	size_t i;
+
+	assert_string_equal(agent_root(&f->conf), "/");
+	assert_string_equal(agent_prog(&f->conf, PROG_APT_GET),
+			    "/usr/bin/apt-get");
+	assert_string_equal(agent_prog(&f->conf, PROG_SYSTEMCTL),
+			    "/bin/systemctl");
+	assert_int_equal(f->conf.command_timeout_s, 120);
+	assert_int_equal(f->conf.apt_timeout_s, 1800);
+	assert_int_equal(f->conf.vpn_timeout_s, 120);
+	assert_int_equal(f->conf.join_timeout_s, 900);
+	for (i = 0; i < _PROG_MAX; i++) {
+		size_t n = strlen(text);
+		assert_non_null(agent_prog_default((enum agent_prog)i));
+		snprintf(text + n, sizeof(text) - n, "%s = /opt/stand-in/%s\n",
+			 agent_prog_key((enum agent_prog)i),
+			 agent_prog_key((enum agent_prog)i));
+	}
+	strcat(text, "root_dir = /tmp/root\ncommand_timeout = 5\n"
+		     "apt_timeout = 60\nvpn_timeout = 7\njoin_timeout = 61\n"
+		     "kubernetes_apt_key = /etc/geostage/k8s.asc\n"
+		     "kubernetes_apt_fingerprint = DE15 B144 86CD 377B 9E87 "
+		     "6E1A 2346 54DA 9A29 6436\n");
+	assert_int_equal(parse(f, text), 0);
+	assert_string_equal(agent_prog(&f->conf, PROG_KUBEADM),
+			    "/opt/stand-in/kubeadm");
+	assert_string_equal(agent_prog(&f->conf, PROG_DPKG_QUERY),
+			    "/opt/stand-in/dpkg_query");
+	assert_string_equal(agent_root(&f->conf), "/tmp/root");
+	assert_int_equal(f->conf.command_timeout_s, 5);
+	assert_int_equal(f->conf.apt_timeout_s, 60);
+	assert_int_equal(f->conf.vpn_timeout_s, 7);
+	assert_int_equal(f->conf.join_timeout_s, 61);
+	assert_string_equal(f->conf.kubernetes_apt_key,
+			    "/etc/geostage/k8s.asc");
+	/* Paths go into unit files unquoted: no blanks, quotes, specifiers,
+	 * relative paths or dot components. */
+	assert_int_equal(parse(f, "ip = ip\n"), -EINVAL);
+	assert_int_equal(parse(f, "ip = \"/sbin/ip route\"\n"), -EINVAL);
+	assert_int_equal(parse(f, "ip = /sbin/%n\n"), -EINVAL);
+	assert_int_equal(parse(f, "ip = /sbin/../tmp/ip\n"), -EINVAL);
+	assert_int_equal(parse(f, "root_dir = /tmp/..\n"), -EINVAL);
+	assert_string_equal(f->err, "test.conf:1: bad value for 'root_dir' "
+				    "(expected an absolute path of letters, "
+				    "digits and /._+-)");
+	assert_int_equal(parse(f, "apt_timeout = 59\n"), -ERANGE);
+	assert_int_equal(parse(f, "kubernetes_apt_fingerprint = ABCD\n"),
+			 -EINVAL);
+	assert_int_equal(parse(f, "kubernetes_apt_fingerprint = "
+				  "ZZ15B14486CD377B9E876E1A234654DA9A296436\n"),
+			 -EINVAL);
+}
+
 static void
 test_unknown_key(void **state)
 {
@@ -274,6 +334,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_good_file, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_step_settings, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_key, setup,
 						teardown),
