@@ -94,6 +94,11 @@ streq_ptr(const char *a, const char *b)
 }
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
-#define startswith(s, prefix)                                                  \
-	(strncmp((s), (prefix), strlen(prefix)) == 0 ? (s) + strlen(prefix)    \
-						     : NULL)
+/* What follows prefix in s, or NULL when s does not start with it. */
+static inline const char *
+startswith(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
