@@ -239,6 +239,17 @@ handle_progress(struct api *api, struct evhttp_request *req)
 	enroll_answer_done(&a);
 }
 
+/* The join answer holds a bootstrap token: wiped before it is freed. */
+static void
+wipe_token(json_t *body)
+{
+	json_t *t = json_object_get(body, "token");
+
+	if (json_is_string(t))
+		explicit_bzero((char *)json_string_value(t),
+			       json_string_length(t));
+}
+
 static void
 handle_join(struct api *api, struct evhttp_request *req)
 {
@@ -255,6 +266,7 @@ handle_join(struct api *api, struct evhttp_request *req)
 		snprintf(a.message, sizeof(a.message), "out of memory");
 	}
 	reply_answer(api, req, &a);
+	wipe_token(a.body);
 	enroll_answer_done(&a);
 }
 

@@ -218,14 +218,18 @@ end_vpn_session(struct server *s, const char *name)
 		       mgmt, strerror(-r));
 }
 
+/* After the revocation, never before it: a kubeconfig that cannot be read
+ * must not keep a node from being revoked. */
 static void
 delete_kubernetes_node(struct server *s, const char *name)
 {
 	int r;
 
-	if (!s->kube)
+	if (!s->cfg.kubeconfig)
 		return;
-	r = kube_delete_node(s->kube, name);
+	r = kube_open(s->cfg.kubeconfig, &s->kube);
+	if (r >= 0)
+		r = kube_delete_node(s->kube, name);
 	if (r == 0)
 		printf("deleted its Kubernetes Node\n");
 	else if (r != -ENOENT)
@@ -250,7 +254,7 @@ node_revoke(int argc, char **argv)
 	if (optind + 1 != argc || !name_is_dns_label(argv[optind]))
 		return log_error("usage: node revoke NAME"), EXIT_USAGE;
 	name = argv[optind];
-	r = server_open(state_dir_or_default(dir), SERVER_LOAD_KUBE, &s);
+	r = server_open(state_dir_or_default(dir), 0, &s);
 	if (r < 0)
 		return exit_code_for(r);
 	r = revoke_node(s, name, &n);

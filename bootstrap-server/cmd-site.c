@@ -111,6 +111,10 @@ site_add(int argc, char **argv)
 	if (!streq(mode, "routed") && !streq(mode, "direct"))
 		return log_error("--mode must be routed or direct"),
 		       EXIT_USAGE;
+	if (streq(mode, "routed") && !gateway)
+		return log_error("a routed site needs --gateway, the address "
+				 "its nodes route other sites through"),
+		       EXIT_USAGE;
 	if (gateway && (ipnet_parse_addr(gateway, &gw) < 0 ||
 			!ipnet_contains(&net, gw)))
 		return log_error("--gateway must be an address inside %s",

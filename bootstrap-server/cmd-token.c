@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cloud-init.h"
 #include "commands.h"
 #include "crypto.h"
 #include "db.h"
@@ -38,7 +39,11 @@ create_help(void)
 	       "%d)\n"
 	       "  --ttl DURATION     lifetime: 90s, 30m, 24h, 7d (default 24h)\n"
 	       "  --label K=V        Kubernetes node label; repeatable\n"
-	       "  --output token|json  what to print (default token)\n",
+	       "  --output token|json|cloud-init  what to print (default "
+	       "token);\n"
+	       "                     cloud-init: a #cloud-config for a new "
+	       "VM, which needs\n"
+	       "                     an apt_source in bootstrap.conf\n",
 	       TOKEN_USES_MAX);
 	return EXIT_OK;
 }
@@ -211,10 +216,11 @@ sign_token(struct server *s, struct create_args *a, const char *site,
 
 static int
 print_token(const struct create_args *a, const struct token_claims *c,
-	    const char *token)
+	    const char *token, json_t *sources)
 {
 	_cleanup_(json_decrefp) json_t *j = NULL;
 	char exp[32];
+	int r;
 
 	if (streq(a->output, "json")) {
 		j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:O}", "token",
@@ -223,7 +229,13 @@ print_token(const struct create_args *a, const struct token_claims *c,
 			      (json_int_t)c->exp, "labels", c->labels);
 		return j ? json_print(j) : -ENOMEM;
 	}
-	printf("%s\n", token);
+	if (streq(a->output, "cloud-init")) {
+		r = cloud_init_print(stdout, sources, c, token);
+		if (r < 0)
+			return r;
+	} else {
+		printf("%s\n", token);
+	}
 	if (isatty(STDERR_FILENO)) {
 		format_time(c->exp, exp, sizeof(exp));
 		fprintf(stderr,
@@ -233,10 +245,36 @@ print_token(const struct create_args *a, const struct token_claims *c,
 	return 0;
 }
 
+/* For --output cloud-init: the package sources, checked before the token
+ * is made, so that a refusal spends nothing. */
+static int
+cloud_init_check(const struct server *s, json_t **ret_sources)
+{
+	const char *bad = NULL;
+	int r;
+
+	r = cloud_init_sources(&s->cfg, ret_sources, &bad);
+	if (r == -ENOENT)
+		return log_error("--output cloud-init: bootstrap.conf names no "
+				 "apt_source, so the new machine could not "
+				 "install geostage-enrolld; add one for a "
+				 "repository that has the geostage packages "
+				 "(apt_source = NAME URI SUITE COMPONENT "
+				 "KEYFILE FINGERPRINT)"),
+		       r;
+	if (r == -EBADMSG)
+		return log_error("--output cloud-init: the key file of "
+				 "apt_source %s is not an ASCII-armored "
+				 "OpenPGP public key block",
+				 bad),
+		       r;
+	return r; /* a key file that cannot be read is logged already */
+}
+
 static int
 token_create(int argc, char **argv)
 {
-	_cleanup_(json_decrefp) json_t *labels = json_object();
+	_cleanup_(json_decrefp) json_t *labels = json_object(), *sources = NULL;
 	_cleanup_(server_freep) struct server *s = NULL;
 	_cleanup_(token_claims_freep) struct token_claims *c = NULL;
 	_cleanup_erase_ char *token = NULL;
@@ -251,14 +289,12 @@ token_create(int argc, char **argv)
 	r = parse_create(argc, argv, &a);
 	if (r != EXIT_OK)
 		return r < 0 ? EXIT_OK : r;
-	if (streq(a.output, "cloud-init"))
-		return log_error("--output cloud-init is not implemented yet "
-				 "(it comes with the packaging work)"),
-		       EXIT_FAIL;
 	r = server_open(state_dir_or_default(a.dir),
 			SERVER_LOAD_TOKEN_KEY | SERVER_LOAD_PIN, &s);
 	if (r < 0)
 		return exit_code_for(r);
+	if (streq(a.output, "cloud-init") && cloud_init_check(s, &sources) < 0)
+		return EXIT_FAIL;
 	r = pick_site(s, a.site, site);
 	if (r < 0)
 		return EXIT_FAIL;
@@ -270,7 +306,7 @@ token_create(int argc, char **argv)
 		return log_error_errno(r, "cannot create token: %s",
 				       strerror(-r)),
 		       EXIT_FAIL;
-	return print_token(&a, c, token) < 0 ? EXIT_FAIL : EXIT_OK;
+	return print_token(&a, c, token, sources) < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 static int

@@ -122,8 +122,10 @@ join_answer(struct server *s, X509 *peer, int64_t now,
 			    "the node reported no address in its site's LAN",
 			    0);
 	if (r < 0) {
-		log_event(LOG_WARNING, "join refused: Kubernetes API "
-				       "unavailable or not configured",
+		log_event(LOG_WARNING,
+			  r == -ENOKEY ? "join refused: no kubeconfig is set"
+				       : "join refused: the Kubernetes API did "
+					 "not answer as expected",
 			  field, NULL);
 		return fail(a, 503, "unavailable",
 			    "the Kubernetes API cannot be reached now", 30);

@@ -104,9 +104,12 @@ ovpn_node_routes(const struct ovpn_plan *p, const struct db_node *n,
 	if (r >= 0 && p->cfg->has_sites_network)
 		r = add_route(ret, max, &count, &p->cfg->sites_network,
 			      own_prefix);
+	/* Only routed sites' LANs are behind the VPN (a gateway's iroute);
+	 * a direct site's nodes are reached by their VPN addresses. */
 	for (i = 0; r >= 0 && !p->cfg->has_sites_network && i < p->n_sites;
 	     i++)
-		if (!own || !streq(p->sites[i].name, own->name))
+		if (p->sites[i].routed &&
+		    (!own || !streq(p->sites[i].name, own->name)))
 			r = add_route(ret, max, &count, &p->sites[i].prefix,
 				      own_prefix);
 	if (r < 0)
