@@ -7,9 +7,9 @@
  * step writes for it later, so that the node never has two entries for one
  * repository (apt refuses those when their Signed-By differ). cloud-init
  * then installs geostage-enrolld (packages, final stage, after an apt-get
- * update) and runcmd starts it without waiting: runcmd runs inside
- * cloud-final.service, and a blocking start of a unit that cloud-init's
- * own units could wait for would deadlock. */
+ * update) and runcmd starts it without waiting (--no-block): runcmd runs
+ * inside cloud-final.service, so waiting there for a unit that is ordered
+ * after any of cloud-init's units would wait for itself. */
 #include "config.h"
 
 #include "cloud-init.h"
@@ -26,6 +26,14 @@ static const char *
 str(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
+}
+
+/* The one component bootstrap.conf's apt_source has. */
+static const char *
+component(json_t *source)
+{
+	return json_string_value(
+		json_array_get(json_object_get(source, "components"), 0));
 }
 
 /* Printable ASCII without blanks: what a deb822 field value or a file
@@ -75,10 +83,7 @@ cloud_init_sources(const struct server_config *cfg, json_t **ret_sources,
 	json_array_foreach(sources, i, s)
 	{
 		if (!is_word(str(s, "name")) || !is_word(str(s, "uri")) ||
-		    !is_word(str(s, "suite")) ||
-		    !is_word(json_string_value(
-			    json_array_get(json_object_get(s, "components"),
-					   0))) ||
+		    !is_word(str(s, "suite")) || !is_word(component(s)) ||
 		    !is_armored_key(str(s, "key"))) {
 			*ret_bad = cfg->apt_sources[i].name;
 			return -EBADMSG;
@@ -139,15 +144,12 @@ print_source(FILE *f, json_t *s)
 	print_file_head(f, keyring, "0644");
 	print_block(f, str(s, "key"));
 	print_file_head(f, list, "0644");
-	fprintf(f,
-		INDENT "# Written by cloud-init; geostage-enrolld writes it "
-		       "again.\n" INDENT "Types: deb\n" INDENT "URIs: %s\n" INDENT
-		       "Suites: %s\n" INDENT "Components: %s\n" INDENT
-		       "Signed-By: %s\n",
-		str(s, "uri"), str(s, "suite"),
-		json_string_value(
-			json_array_get(json_object_get(s, "components"), 0)),
-		keyring);
+	fputs(INDENT "# From cloud-init; geostage-enrolld rewrites it.\n", f);
+	fputs(INDENT "Types: deb\n", f);
+	fprintf(f, INDENT "URIs: %s\n", str(s, "uri"));
+	fprintf(f, INDENT "Suites: %s\n", str(s, "suite"));
+	fprintf(f, INDENT "Components: %s\n", component(s));
+	fprintf(f, INDENT "Signed-By: %s\n", keyring);
 }
 
 int
