@@ -84,7 +84,7 @@ profile_packages_load(const struct server_config *cfg, json_t **ret)
 	if (!sources)
 		return -ENOMEM;
 	for (i = 0; i < cfg->n_apt_sources; i++) {
-		json_t *src;
+		json_t *src = NULL;
 		r = apt_source_json(&cfg->apt_sources[i], &src);
 		if (r < 0)
 			return r;
