@@ -67,6 +67,9 @@ server_config(struct server *s)
 	       "crl-verify %s/revoked dir\n"
 	       "management %s unix\n"
 	       "client-to-client\nkeepalive 10 60\npersist-key\npersist-tun\n"
+	       "# tell clients when the server restarts, so they reconnect at\n"
+	       "# once instead of after their keepalive timeout (60 s)\n"
+	       "explicit-exit-notify 1\n"
 	       "verb 3\n",
 	       d, d, d, d, d, d, mgmt);
 	return print_site_routes(s);
