@@ -129,19 +129,6 @@ ca_serial_to_decimal(const char *hex, char **ret)
 	return 0;
 }
 
-static int
-add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	_cleanup_(X509_EXTENSION_freep) X509_EXTENSION *ext = NULL;
-	X509V3_CTX ctx;
-
-	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	if (!ext || !X509_add_ext(cert, ext, -1))
-		return ossl_error(-EIO, "X509_add_ext");
-	return 0;
-}
-
 int
 ca_issue(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *pub, const char *name,
 	 const char *serial_hex, unsigned days, enum ca_usage usage,
@@ -168,17 +155,17 @@ ca_issue(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *pub, const char *name,
 					(const unsigned char *)name, -1, -1,
 					0))
 		return ossl_error(-EIO, "X509 subject");
-	if ((r = add_ext(c, ca_cert, NID_basic_constraints,
+	if ((r = crypto_add_ext(c, ca_cert, NID_basic_constraints,
 			 "critical,CA:FALSE")) < 0 ||
-	    (r = add_ext(c, ca_cert, NID_key_usage,
+	    (r = crypto_add_ext(c, ca_cert, NID_key_usage,
 			 usage == CA_USAGE_SERVER
 				 ? "critical,digitalSignature,keyAgreement"
 				 : "critical,digitalSignature")) < 0 ||
-	    (r = add_ext(c, ca_cert, NID_ext_key_usage,
+	    (r = crypto_add_ext(c, ca_cert, NID_ext_key_usage,
 			 usage == CA_USAGE_SERVER ? "serverAuth"
 						  : "clientAuth")) < 0 ||
-	    (r = add_ext(c, ca_cert, NID_subject_key_identifier, "hash")) < 0 ||
-	    (r = add_ext(c, ca_cert, NID_authority_key_identifier,
+	    (r = crypto_add_ext(c, ca_cert, NID_subject_key_identifier, "hash")) < 0 ||
+	    (r = crypto_add_ext(c, ca_cert, NID_authority_key_identifier,
 			 "keyid:always")) < 0)
 		return r;
 	if (!X509_sign(c, ca_key, EVP_sha256()))

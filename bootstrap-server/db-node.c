@@ -293,38 +293,34 @@ db_nodes_active_count(sqlite3 *db)
 }
 
 static int
+step_row(sqlite3_stmt *st, void *userdata, json_t **ret)
+{
+	*ret = json_pack("{s:s, s:s, s:I, s:I, s:s, s:I}", "step",
+			 sqlite3_column_text(st, 0), "state",
+			 sqlite3_column_text(st, 1), "started",
+			 (json_int_t)sqlite3_column_int64(st, 2), "duration_ms",
+			 (json_int_t)sqlite3_column_int64(st, 3), "message",
+			 sqlite3_column_text(st, 4), "updated",
+			 (json_int_t)sqlite3_column_int64(st, 5));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int
 steps_json(sqlite3 *db, int64_t node_id, json_t **ret_steps)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-	_cleanup_(json_decrefp) json_t *a = json_array();
-	int r, rc;
+	int r;
 
-	if (!a)
-		return -ENOMEM;
 	r = db_prepare(db,
-		    "SELECT step, state, started, duration_ms, message, updated"
-		    " FROM steps WHERE node_id = ? ORDER BY instr('preflight enroll "
-		    "packages host network gate join done', step)",
-		    &st);
+		       "SELECT step, state, started, duration_ms, message,"
+		       " updated FROM steps WHERE node_id = ? ORDER BY"
+		       " instr('preflight enroll packages host network gate"
+		       " join done', step)",
+		       &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, node_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *o = json_pack(
-			"{s:s, s:s, s:I, s:I, s:s, s:I}", "step",
-			sqlite3_column_text(st, 0), "state",
-			sqlite3_column_text(st, 1), "started",
-			(json_int_t)sqlite3_column_int64(st, 2), "duration_ms",
-			(json_int_t)sqlite3_column_int64(st, 3), "message",
-			sqlite3_column_text(st, 4), "updated",
-			(json_int_t)sqlite3_column_int64(st, 5));
-		if (!o || json_array_append_new(a, o) < 0)
-			return -ENOMEM;
-	}
-	if (rc != SQLITE_DONE)
-		return db_errno(rc);
-	*ret_steps = TAKE_PTR(a);
-	return 0;
+	return db_collect_json(st, step_row, NULL, NULL, ret_steps);
 }
 
 static int

@@ -336,39 +336,34 @@ db_site_exists(sqlite3 *db, const char *name)
 	return db_exists(db, "SELECT 1 FROM sites WHERE name = ?", name);
 }
 
+static int
+site_row(sqlite3_stmt *st, void *userdata, json_t **ret)
+{
+	*ret = json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I}", "name",
+			 sqlite3_column_text(st, 0), "prefix",
+			 sqlite3_column_text(st, 1), "mode",
+			 sqlite3_column_text(st, 2), "gateway",
+			 sqlite3_column_text(st, 3), "created",
+			 (json_int_t)sqlite3_column_int64(st, 4), "nodes",
+			 (json_int_t)sqlite3_column_int64(st, 5));
+	return *ret ? 0 : -ENOMEM;
+}
+
 int
 db_sites_json(sqlite3 *db, json_t **ret)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-	_cleanup_(json_decrefp) json_t *a = json_array();
-	int r, rc;
+	int r;
 
-	if (!a)
-		return -ENOMEM;
 	r = db_prepare(db,
-		    "SELECT s.name, s.prefix, s.mode, s.gateway, s.created,"
-		    " (SELECT count(*) FROM nodes n WHERE n.site = s.name"
-		    "  AND n.revoked IS NULL)"
-		    " FROM sites s ORDER BY s.name",
-		    &st);
+		       "SELECT s.name, s.prefix, s.mode, s.gateway, s.created,"
+		       " (SELECT count(*) FROM nodes n WHERE n.site = s.name"
+		       "  AND n.revoked IS NULL)"
+		       " FROM sites s ORDER BY s.name",
+		       &st);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *o = json_pack(
-			"{s:s, s:s, s:s, s:s?, s:I, s:I}", "name",
-			sqlite3_column_text(st, 0), "prefix",
-			sqlite3_column_text(st, 1), "mode",
-			sqlite3_column_text(st, 2), "gateway",
-			sqlite3_column_text(st, 3), "created",
-			(json_int_t)sqlite3_column_int64(st, 4), "nodes",
-			(json_int_t)sqlite3_column_int64(st, 5));
-		if (!o || json_array_append_new(a, o) < 0)
-			return -ENOMEM;
-	}
-	if (rc != SQLITE_DONE)
-		return db_errno(rc);
-	*ret = TAKE_PTR(a);
-	return 0;
+	return db_collect_json(st, site_row, NULL, NULL, ret);
 }
 
 /* --- steps and events ---------------------------------------------------- */

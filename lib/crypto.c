@@ -257,8 +257,8 @@ crypto_spki_hash_hex(EVP_PKEY *key, char **ret)
 	return 0;
 }
 
-static int
-add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+int
+crypto_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
 	_cleanup_(X509_EXTENSION_freep) X509_EXTENSION *ext = NULL;
 	X509V3_CTX ctx;
@@ -297,22 +297,22 @@ crypto_self_signed(EVP_PKEY *key, const char *cn, const char *san,
 	    !X509_set_issuer_name(c, name))
 		return ossl_error(-EIO, "X509 name");
 	if (is_ca) {
-		if ((r = add_ext(c, c, NID_basic_constraints,
+		if ((r = crypto_add_ext(c, c, NID_basic_constraints,
 				 "critical,CA:TRUE,pathlen:0")) < 0 ||
-		    (r = add_ext(c, c, NID_key_usage,
+		    (r = crypto_add_ext(c, c, NID_key_usage,
 				 "critical,keyCertSign,cRLSign")) < 0)
 			return r;
 	} else {
-		if ((r = add_ext(c, c, NID_basic_constraints,
+		if ((r = crypto_add_ext(c, c, NID_basic_constraints,
 				 "critical,CA:FALSE")) < 0 ||
-		    (r = add_ext(c, c, NID_key_usage,
+		    (r = crypto_add_ext(c, c, NID_key_usage,
 				 "critical,digitalSignature")) < 0 ||
-		    (r = add_ext(c, c, NID_ext_key_usage, "serverAuth")) < 0)
+		    (r = crypto_add_ext(c, c, NID_ext_key_usage, "serverAuth")) < 0)
 			return r;
-		if (san && (r = add_ext(c, c, NID_subject_alt_name, san)) < 0)
+		if (san && (r = crypto_add_ext(c, c, NID_subject_alt_name, san)) < 0)
 			return r;
 	}
-	if ((r = add_ext(c, c, NID_subject_key_identifier, "hash")) < 0)
+	if ((r = crypto_add_ext(c, c, NID_subject_key_identifier, "hash")) < 0)
 		return r;
 	if (!X509_sign(c, key, EVP_PKEY_id(key) == EVP_PKEY_ED25519 ? NULL
 								    : EVP_sha256()))

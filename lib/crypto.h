@@ -31,6 +31,10 @@ int crypto_spki_pin(EVP_PKEY *key, char **ret);
 /* "sha256:<hex>", kubeadm's caCertHashes form. */
 int crypto_spki_hash_hex(EVP_PKEY *key, char **ret);
 
+/* One X.509v3 extension in OpenSSL's config syntax ("critical,CA:FALSE"),
+ * with issuer as the authority for AKI. */
+int crypto_add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
+
 /* Self-signed certificate (TLS server or CA). cn at most 64 bytes; san is a
  * subjectAltName value in OpenSSL form ("DNS:a,IP:127.0.0.1") or NULL. */
 int crypto_self_signed(EVP_PKEY *key, const char *cn, const char *san,

@@ -38,19 +38,6 @@ pki_ca_load_or_create(const char *dir, EVP_PKEY **ret_key, X509 **ret_cert)
 }
 
 static int
-add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	_cleanup_(X509_EXTENSION_freep) X509_EXTENSION *ext = NULL;
-	X509V3_CTX ctx;
-
-	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	if (!ext || !X509_add_ext(cert, ext, -1))
-		return ossl_error(-EINVAL, "X509_add_ext");
-	return 0;
-}
-
-static int
 set_subject(X509 *c, const struct pki_leaf *leaf)
 {
 	X509_NAME *name = X509_get_subject_name(c);
@@ -71,16 +58,16 @@ add_extensions(X509 *c, X509 *ca, const struct pki_leaf *leaf)
 {
 	int r;
 
-	if ((r = add_ext(c, ca, NID_basic_constraints, "critical,CA:FALSE")) <
+	if ((r = crypto_add_ext(c, ca, NID_basic_constraints, "critical,CA:FALSE")) <
 		    0 ||
-	    (r = add_ext(c, ca, NID_key_usage,
+	    (r = crypto_add_ext(c, ca, NID_key_usage,
 			 "critical,digitalSignature,keyEncipherment")) < 0 ||
-	    (r = add_ext(c, ca, NID_ext_key_usage,
+	    (r = crypto_add_ext(c, ca, NID_ext_key_usage,
 			 leaf->server ? "serverAuth" : "clientAuth")) < 0 ||
-	    (r = add_ext(c, ca, NID_authority_key_identifier, "keyid")) < 0)
+	    (r = crypto_add_ext(c, ca, NID_authority_key_identifier, "keyid")) < 0)
 		return r;
 	if (leaf->san &&
-	    (r = add_ext(c, ca, NID_subject_alt_name, leaf->san)) < 0)
+	    (r = crypto_add_ext(c, ca, NID_subject_alt_name, leaf->san)) < 0)
 		return r;
 	return 0;
 }
