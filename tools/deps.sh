@@ -9,7 +9,7 @@ GEOSTAGE_BUILD_DEPS=(
 )
 GEOSTAGE_TEST_DEPS=(openssl curl jq sqlite3 xxd clang procps iproute2
 	debootstrap systemd-container openvpn nftables busybox socat apt-utils
-	iputils-ping gnupg)
+	iputils-ping gnupg dpkg-dev debhelper lintian fakeroot e2fsprogs qemu-utils)
 
 install_deps() {
 	local missing=() p
