@@ -19,6 +19,7 @@ static const struct {
 	[PROG_APT_CACHE] = {"apt_cache", "/usr/bin/apt-cache"},
 	[PROG_APT_MARK] = {"apt_mark", "/usr/bin/apt-mark"},
 	[PROG_DPKG_QUERY] = {"dpkg_query", "/usr/bin/dpkg-query"},
+	[PROG_DPKG] = {"dpkg", "/usr/bin/dpkg"},
 	/* The classic paths: right with and without merged /usr. */
 	[PROG_MODPROBE] = {"modprobe", "/sbin/modprobe"},
 	[PROG_SYSCTL] = {"sysctl", "/sbin/sysctl"},

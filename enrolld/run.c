@@ -176,7 +176,9 @@ run_steps(struct agent *a, enum step_id until)
 		notify_status("done: node %s of site %s is enrolled and joined",
 			      a->state.node, a->state.site);
 		progress_flush(a);
-		return AGENT_EXIT_OK;
+		/* A run killed between saving done and the marker. */
+		return steps_mark_done(a) < 0 ? AGENT_EXIT_FAILURE
+					      : AGENT_EXIT_OK;
 	}
 	if (until != _STEP_MAX && first > until) {
 		log_info("step %s is done already: nothing to do",
@@ -188,6 +190,9 @@ run_steps(struct agent *a, enum step_id until)
 	progress_flush(a); /* what an earlier run could not deliver */
 	for (id = first; id < _STEP_MAX; id++) {
 		code = run_step(a, id);
+		if (code == AGENT_EXIT_OK && id == STEP_DONE &&
+		    steps_mark_done(a) < 0)
+			code = AGENT_EXIT_FAILURE;
 		if (code != AGENT_EXIT_OK)
 			return code;
 		if (id == until) {

@@ -19,6 +19,9 @@
 
 #define ARGV_MAX 32
 #define CONTAINERD_RESTART "pending-containerd-restart"
+/* dpkg's journal: an entry here means a dpkg run was interrupted (the
+ * same test apt makes before it refuses with "dpkg was interrupted"). */
+#define DPKG_UPDATES_DIR "/var/lib/dpkg/updates"
 
 struct pk {
 	struct step_ctx *ctx;
@@ -300,6 +303,49 @@ hold(struct pk *p)
 			argv, NULL, p->conf->command_timeout_s);
 }
 
+static bool
+dpkg_interrupted(const struct pk *p)
+{
+	char path[PATH_MAX];
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	if (hostfs_path(agent_root(p->conf), DPKG_UPDATES_DIR, path,
+			sizeof(path)) < 0)
+		return false;
+	d = opendir(path);
+	if (!d)
+		return false;
+	while ((de = readdir(d)))
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
+			return true;
+	return false;
+}
+
+/* An earlier run killed while dpkg worked (a reboot, kill -9, the unit
+ * stopped) leaves packages half configured, and apt refuses everything
+ * until "dpkg --configure -a" finishes the job: run it first. */
+static int
+dpkg_recover(struct pk *p)
+{
+	const char *argv[] = {agent_prog(p->conf, PROG_DPKG),
+			      "--force-confdef",
+			      "--force-confold",
+			      "--configure",
+			      "-a",
+			      NULL};
+
+	if (!dpkg_interrupted(p))
+		return 0;
+	log_notice("a dpkg run was interrupted: finishing it with dpkg "
+		   "--configure -a");
+	step_progress(p->ctx, "finishing an interrupted dpkg run (dpkg "
+			      "--configure -a)");
+	return step_run(p->ctx, AGENT_FAIL_PACKAGE,
+			"finishing an interrupted dpkg run", argv,
+			spawn_env_apt, p->conf->apt_timeout_s);
+}
+
 /* Written when it differs; containerd restarts then, and also when an
  * earlier run wrote it but did not get to the restart. */
 static int
@@ -411,8 +457,9 @@ step_packages(struct step_ctx *ctx)
 	int r;
 
 	if ((r = load(&p)) < 0 || (r = install_sources(&p)) < 0 ||
-	    (r = query_installed(&p)) < 0 || (r = install(&p)) < 0 ||
-	    (r = hold(&p)) < 0 || (r = containerd_config(&p, &changed)) < 0)
+	    (r = dpkg_recover(&p)) < 0 || (r = query_installed(&p)) < 0 ||
+	    (r = install(&p)) < 0 || (r = hold(&p)) < 0 ||
+	    (r = containerd_config(&p, &changed)) < 0)
 		goto out;
 	summary(&p, changed);
 out:

@@ -195,25 +195,39 @@ step_load_plan(struct step_ctx *ctx)
 	return 0;
 }
 
-/* Reached only when every step before it is done. The marker lets the
- * unit skip later boots (ConditionPathExists=!STATE_DIR/done). */
+/* Reached only when every step before it is done. The runner leaves the
+ * done marker once this step's outcome is saved and reported
+ * (steps_mark_done). */
 int
 step_finish(struct step_ctx *ctx)
 {
 	const struct agent_state *s = &ctx->agent->state;
+
+	step_message(ctx, "node %s of site %s is enrolled and joined", s->node,
+		     s->site);
+	return 0;
+}
+
+/* The marker lets the unit skip later boots (ConditionPathExists=!
+ * STATE_DIR/done). Written last, after state.json says every step is done
+ * and the server was told, so that a crash before it leaves the unit free
+ * to run once more and finish the job (an earlier order, marker first,
+ * could leave a node that never reported done and never ran again). */
+int
+steps_mark_done(struct agent *a)
+{
 	char path[PATH_MAX], text[160];
 	int r;
 
-	r = agent_path(ctx->agent, STEPS_DONE_FILE, path, sizeof(path));
-	if (r >= 0) {
-		snprintf(text, sizeof(text), "node %s site %s\n", s->node,
-			 s->site);
-		r = write_file_atomic(path, text, strlen(text), 0644);
-	}
+	r = agent_path(a, STEPS_DONE_FILE, path, sizeof(path));
 	if (r < 0)
-		return step_fail(ctx, AGENT_FAIL_OTHER, r,
-				 "cannot write %s: %s", path, strerror(-r));
-	step_message(ctx, "node %s of site %s is enrolled and joined", s->node,
-		     s->site);
+		return log_error_errno(r, "cannot name the done marker: %s",
+				       strerror(-r));
+	snprintf(text, sizeof(text), "node %s site %s\n", a->state.node,
+		 a->state.site);
+	r = write_file_atomic(path, text, strlen(text), 0644);
+	if (r < 0)
+		return log_error_errno(r, "cannot write %s: %s", path,
+				       strerror(-r));
 	return 0;
 }

@@ -84,6 +84,7 @@ int step_gate(struct step_ctx *ctx);
 int step_join(struct step_ctx *ctx);
 int step_finish(struct step_ctx *ctx);
 
-/* The marker step_finish leaves in the state dir, for the unit's
- * ConditionPathExists=!. */
+/* The marker steps_mark_done leaves in the state dir, for the unit's
+ * ConditionPathExists=!, once every step is done, saved and reported. */
 #define STEPS_DONE_FILE "done"
+int steps_mark_done(struct agent *a);

@@ -52,9 +52,5 @@ if phase crash; then
 	printf '  %s\n' "${GS_KILLS[@]}" >&2
 	gs_node_table "${GS_CRASH_SPEC%% *}" >&2
 fi
-if [ ${#GS_KNOWN_BUGS[@]} -gt 0 ]; then
-	echo "known bugs met (worked around; GS_STRICT=1 fails on them):" >&2
-	printf '  %s\n' "${GS_KNOWN_BUGS[@]}" >&2
-fi
 lab_timings
 echo "PASS: $LAB_TEST_NAME ($(lab_elapsed "$_LAB_T0") s)"

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 
+#include "hostfs.h"
 #include "ossl.h"
 #include "pkg.h"
 #include "plan.h"
@@ -480,6 +481,49 @@ test_step_version_missing(void **state)
 	assert_int_equal(world_log_count(w, "apt_get -q -y"), 0);
 }
 
+/* Killed while dpkg worked: its journal has an entry, and the step runs
+ * dpkg --configure -a before anything else; when that fails, the step
+ * fails with the reason; with an empty journal dpkg is not run at all. */
+static void
+test_step_dpkg_interrupted(void **state)
+{
+	struct world *w = *state;
+	struct step_ctx ctx;
+	json_t *a = answer_with_source(FPR_A);
+	char root[256];
+
+	if (!have_gpg())
+		skip();
+	world_enrolled(w, a);
+	json_decref(a);
+	snprintf(root, sizeof(root), "%s/root", w->dir);
+	assert_int_equal(
+		hostfs_mkdir_parents(root, "/var/lib/dpkg/updates/0003"), 0);
+	world_write(w, "root/var/lib/dpkg/updates/0003", "Package: kubelet\n");
+	world_stand_in(w, PROG_DPKG,
+		       "echo 'dpkg: error processing' >&2; "
+		       "exit 1");
+	assert_int_equal(world_step(w, STEP_PACKAGES, step_packages, &ctx),
+			 -EIO);
+	assert_int_equal(ctx.fail, AGENT_FAIL_PACKAGE);
+	assert_non_null(strstr(ctx.message, "interrupted dpkg run"));
+	assert_non_null(strstr(ctx.message, "dpkg: error processing"));
+	assert_int_equal(world_log_count(w, "apt_get"), 0);
+
+	world_stand_in(w, PROG_DPKG,
+		       "rm -f \"$W/root/var/lib/dpkg/updates/\"*");
+	world_clear_log(w);
+	assert_int_equal(world_step(w, STEP_PACKAGES, step_packages, &ctx), 0);
+	assert_int_equal(world_log_count(w, "dpkg --force-confdef "
+					    "--force-confold --configure -a"),
+			 1);
+	assert_int_equal(world_log_count(w, "apt_get -q -y"), 1);
+
+	world_clear_log(w);
+	assert_int_equal(world_step(w, STEP_PACKAGES, step_packages, &ctx), 0);
+	assert_int_equal(world_log_count(w, "dpkg "), 0);
+}
+
 /* No apt_sources: pkgs.k8s.io with the key from our own configuration. */
 static void
 test_step_k8s_fallback(void **state)
@@ -534,6 +578,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_step_k8s_fallback, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_step_dpkg_interrupted,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -991,7 +991,10 @@ gs_phase_revoke() {
 #                    agent recorded it (kubeadm-lab-wrapper.sh holds).
 #   host             its sysctl is held (hold-wrapper.sh) while the agent
 #                    waits for it.
-#   done             twice: before and after it writes the done file.
+#   done             twice: after state.json says it runs, and after
+#                    state.json says it is done but before the server is
+#                    told and the done file written (the unit must then
+#                    run once more: its ConditionPathExists=!done).
 # The agent runs in transient units (systemd-run) with --until, so that
 # its children die with it as they do under its real unit.
 
@@ -1086,10 +1089,12 @@ gs_kill_paused() {
 	_gs_killed "$n" "$step" "waiting for the stopped server"
 }
 
-# gs_kill_rename NAME STEP FILE N HOW: the agent (with hold-rename.so
-# preloaded) pauses after its Nth rename onto FILE; kill it there.
+# gs_kill_rename NAME STEP FILE N HOW [PAUSED AFTER]: the agent (with
+# hold-rename.so preloaded) pauses after its Nth rename onto FILE; kill it
+# there. STEP's state while it is paused and after the kill: PAUSED
+# (default running) and AFTER (default interrupted).
 gs_kill_rename() {
-	local n=$1 step=$2 file=$3 nth=$4 how=$5 unit
+	local n=$1 step=$2 file=$3 nth=$4 how=$5 paused=${6:-running} after=${7:-interrupted} unit
 	_gs_until_before "$n" "$step"
 	container_exec "$n" sh -c 'mkdir -p /run/geostage-lab && rm -f /run/geostage-lab/held-rename'
 	unit=$(gs_agent_unit "$n" "$step" -E "GEOSTAGE_LAB_HOLD=$file:$nth" \
@@ -1098,9 +1103,9 @@ gs_kill_rename() {
 		container_exec "$n" journalctl -u "$unit" --no-pager -n 20 >&2
 		lab_fail "$n: the agent never paused after renaming onto $file in $step"
 	}
-	_gs_step_is "$n" "$step" running || lab_fail "$n: paused in $step, but it is $(gs_step_state "$n" "$step")"
+	_gs_step_is "$n" "$step" "$paused" || lab_fail "$n: paused in $step, but it is $(gs_step_state "$n" "$step"), expected $paused"
 	gs_kill_unit "$n" "$unit"
-	_gs_step_is "$n" "$step" interrupted || lab_fail "$n: $step is $(gs_step_state "$n" "$step") after the kill"
+	_gs_step_is "$n" "$step" "$after" || lab_fail "$n: $step is $(gs_step_state "$n" "$step") after the kill, expected $after"
 	_gs_killed "$n" "$step" "$how"
 }
 
@@ -1134,25 +1139,16 @@ gs_kill_dpkg() {
 	gs_kill_unit "$n" "$unit"
 	lab_wait 10 "dpkg to die with the agent's unit" eval "! container_exec $n pgrep -x dpkg"
 	_gs_killed "$n" packages "while dpkg ran (and died with the unit)"
-	# KNOWN BUG (reported, not fixed here): the packages step does not
-	# finish what an interrupted dpkg left ("dpkg --configure -a"): every
-	# later run fails with "E: dpkg was interrupted". The lab does what an
-	# operator would, once, and says so; GS_STRICT=1 makes it a failure.
-	if gs_agent_until "$n" packages try; then
-		lab_ok "$n: the packages step recovered from the interrupted dpkg by itself"
-		return 0
-	fi
-	gs_status "$n" | jq -r '.steps[] | select(.name == "packages") | .message' >"$LAB_TMP/dpkg-bug"
-	grep -qF 'dpkg was interrupted' "$LAB_TMP/dpkg-bug" ||
-		lab_fail "$n: packages failed after the kill: $(cat "$LAB_TMP/dpkg-bug")"
-	GS_KNOWN_BUGS+=("agent packages step: after kill -9 during dpkg, every run fails: $(cat "$LAB_TMP/dpkg-bug") (enrolld/step-packages.c apt_install: no dpkg --configure -a)")
-	echo "KNOWN BUG: ${GS_KNOWN_BUGS[-1]}" >&2
-	[ "${GS_STRICT:-0}" = 1 ] && lab_fail "known bug (GS_STRICT=1): ${GS_KNOWN_BUGS[-1]}"
-	container_exec "$n" dpkg --configure -a >"$LAB_TMP/dpkg-configure.log" 2>&1 ||
-		lab_fail "$n: dpkg --configure -a failed: $(tail -n 3 "$LAB_TMP/dpkg-configure.log")"
-	lab_log "workaround: dpkg --configure -a in $n (what an operator would run)"
+	# The next run finishes dpkg's interrupted work (dpkg --configure -a)
+	# before it installs anything.
+	container_exec "$n" sh -c 'ls /var/lib/dpkg/updates | grep -q "^[0-9]"' ||
+		lab_log "$n: dpkg's journal is empty after the kill (it died between packages)"
+	gs_agent_until "$n" packages
+	container_exec "$n" dpkg --audit >"$LAB_TMP/dpkg-audit" 2>&1
+	[ ! -s "$LAB_TMP/dpkg-audit" ] ||
+		lab_fail "$n: dpkg --audit after the packages step: $(head -n 3 "$LAB_TMP/dpkg-audit")"
+	lab_ok "$n: the packages step recovered from the interrupted dpkg by itself (dpkg --audit clean)"
 }
-GS_KNOWN_BUGS=()
 
 # gs_kill_half_join NAME: kubeadm join succeeded, the agent killed before
 # it recorded that.
@@ -1211,27 +1207,17 @@ gs_phase_crash() {
 	gs_kill_paused "$n" join
 	gs_kill_half_join "$n"
 	gs_kill_rename "$n" "done" state.json 1 "after it recorded done running, before the done file (paused)"
-	gs_kill_rename "$n" "done" "done" 1 "after the done file, before state.json says done (paused)"
+	gs_kill_rename "$n" "done" state.json 2 "after state.json says done, before the server heard and the done file (paused)" "done" "done"
+	! container_exec "$n" test -e /var/lib/geostage-enrolld/done ||
+		lab_fail "$n: the done file exists before the agent finished reporting"
 	# The rest under the lab unit, as a node would after a reboot.
 	gs_node_start "$n"
 	gs_wait_done 300 "$n"
-	if [ "$(gs_status "$n" | jq -r '[.steps[] | select(.state == "done")] | length')" != ${#GS_STEPS[@]} ]; then
-		# KNOWN BUG (reported, not fixed here): the done step writes the
-		# done file before state.json records the step and before the
-		# server hears of it; killed in between, the unit's documented
-		# ConditionPathExists=!done keeps the agent from ever finishing.
-		local cond
-		cond=$(container_exec "$n" systemctl show -p ConditionResult --value geostage-enrolld)
-		if [ "$(gs_step_state "$n" "done")" = interrupted ] && [ "$cond" = no ] &&
-			container_exec "$n" test -e /var/lib/geostage-enrolld/done; then
-			GS_KNOWN_BUGS+=("agent done step: killed after writing the done file, before recording the step: the unit (ConditionPathExists=!done, as the packaged unit and geostage-enrolld(8) have it) never runs again; state.json keeps done interrupted and the server shows the node at $(B node list --json | jq -r --arg n "$n" '.[] | select(.name == $n) | .step + " " + .step_state') (enrolld/steps.c step_finish writes it before enrolld/run.c run_step saves and reports)")
-			echo "KNOWN BUG: ${GS_KNOWN_BUGS[-1]}" >&2
-			[ "${GS_STRICT:-0}" = 1 ] && lab_fail "known bug (GS_STRICT=1): ${GS_KNOWN_BUGS[-1]}"
-			container_exec "$n" timeout 120 "$GS_AGENT_PATH" run >"$LAB_TMP/c/$n/manual-run.log" 2>&1 ||
-				lab_fail "$n: geostage-enrolld run by hand: $(tail -n 3 "$LAB_TMP/c/$n/manual-run.log")"
-			lab_log "workaround: geostage-enrolld run by hand in $n (the unit's condition skips it)"
-		fi
-	fi
+	container_exec "$n" test -e /var/lib/geostage-enrolld/done ||
+		lab_fail "$n: no done file after the unit's run"
+	container_exec "$n" journalctl -u geostage-enrolld --no-pager -o cat |
+		grep -q 'every step is done already' ||
+		lab_fail "$n: the unit did not run once more to finish what the killed run left (journal)"
 	lab_time_end crash "crash node $n: ${#GS_KILLS[@]} kills, then converged"
 	unset "GS_T1[$n]" # its add time means nothing after the kills
 	[ "$(gs_status "$n" | jq -r '[.steps[] | select(.state == "done")] | length')" = ${#GS_STEPS[@]} ] ||
