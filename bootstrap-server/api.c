@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "config.h"
 
+#include <strings.h>
+#include <sys/queue.h> /* before keyvalq_struct.h: TAILQ_* */
+#include <time.h>
+
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
-#include <strings.h>
-#include <time.h>
 
 #include "api.h"
 #include "enroll.h"
@@ -309,6 +311,22 @@ static const struct route routes[] = {
 	{"/metrics", EVHTTP_REQ_GET, handle_metrics},
 };
 
+/* RFC 9112 §6.3: a message with more than one Content-Length (evhttp
+ * takes the first) is framed ambiguously; a proxy in front that takes
+ * another one would see a different body. Refused, and the connection
+ * closed, since where the next request starts is unknown. */
+static bool
+framing_ambiguous(struct evhttp_request *req)
+{
+	const struct evkeyval *h;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next)
+	if (strcasecmp(h->key, "Content-Length") == 0)
+		n++;
+	return n > 1;
+}
+
 void
 api_handle(struct evhttp_request *req, void *userdata)
 {
@@ -318,6 +336,13 @@ api_handle(struct evhttp_request *req, void *userdata)
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	size_t i;
 
+	if (framing_ambiguous(req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Connection", "close");
+		reply_error(api, req, 400, "bad_request",
+			    "more than one Content-Length", 0);
+		return;
+	}
 	if (!path || evhttp_uri_get_query(uri)) {
 		reply_error(api, req, 404, "not_found", "no such resource", 0);
 		return;
@@ -331,11 +356,10 @@ api_handle(struct evhttp_request *req, void *userdata)
 			routes[i].handler(api, req);
 			return;
 		}
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-				  "Allow",
-				  routes[i].method == EVHTTP_REQ_GET
-					  ? "GET, HEAD"
-					  : "POST");
+		evhttp_add_header(
+			evhttp_request_get_output_headers(req), "Allow",
+			routes[i].method == EVHTTP_REQ_GET ? "GET, HEAD"
+							   : "POST");
 		reply_error(api, req, 405, "method_not_allowed",
 			    "method not allowed on this resource", 0);
 		return;
