@@ -262,7 +262,7 @@ handle_join(struct api *api, struct evhttp_request *req)
 	if (!check_post(api, req, &body, &len))
 		return;
 	if (join_answer(api->server, httpd_peer_cert(req), (int64_t)time(NULL),
-			&a) < 0) {
+			api->join_limit, &a) < 0) {
 		a.status = 503;
 		a.error = "unavailable";
 		snprintf(a.message, sizeof(a.message), "out of memory");
@@ -385,7 +385,9 @@ api_init(struct api *api, struct server *s)
 	api->metrics = metrics_new();
 	api->ratelimit = ratelimit_new(s->cfg.rate_limit_failures,
 				       s->cfg.rate_limit_window);
-	if (!api->jwks || !api->metrics || !api->ratelimit) {
+	api->join_limit = ratelimit_new(JOIN_MINTS_MAX, JOIN_WINDOW_S);
+	if (!api->jwks || !api->metrics || !api->ratelimit ||
+	    !api->join_limit) {
 		api_done(api);
 		return -ENOMEM;
 	}
@@ -398,5 +400,6 @@ api_done(struct api *api)
 	free(api->jwks);
 	metrics_free(api->metrics);
 	ratelimit_free(api->ratelimit);
+	ratelimit_free(api->join_limit);
 	memset(api, 0, sizeof(*api));
 }

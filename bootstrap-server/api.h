@@ -18,7 +18,8 @@ struct api {
 	struct httpd *httpd;
 	struct metrics *metrics;
 	struct ratelimit *ratelimit;
-	char *jwks; /* GET /v1/keys, rendered once */
+	struct ratelimit *join_limit; /* bootstrap tokens minted per node */
+	char *jwks;		      /* GET /v1/keys, rendered once */
 };
 
 int api_init(struct api *api, struct server *s);

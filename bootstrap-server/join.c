@@ -44,7 +44,8 @@ node_ip(struct server *s, const struct db_node *n, char ret[16])
 	json_array_foreach(json_object_get(facts, "addresses"), i, a)
 	{
 		uint32_t addr;
-		if (!found && ipnet_parse_addr(json_string_value(a), &addr) >= 0 &&
+		if (!found &&
+		    ipnet_parse_addr(json_string_value(a), &addr) >= 0 &&
 		    ipnet_contains(&site->prefix, addr)) {
 			ipnet_format_addr(addr, ret);
 			found = 1;
@@ -78,24 +79,24 @@ join_body(struct server *s, const struct db_node *n, const char *ip,
 	if (r < 0)
 		return r;
 	labels = json_loads(n->labels, 0, NULL);
-	*ret = json_pack("{s:s, s:s, s:[s], s:s, s:s, s:s, s:O*, s:I}",
-			 "api_endpoint",
-			 s->cfg.api_endpoint ? s->cfg.api_endpoint
-					     : kube_endpoint(s->kube),
-			 "token", token, "ca_cert_hashes", hash,
-			 "kubernetes_version", version, "node_name", n->name,
-			 "node_ip", ip, "labels", labels, "expires",
-			 (json_int_t)expires);
+	*ret = json_pack(
+		"{s:s, s:s, s:[s], s:s, s:s, s:s, s:O*, s:I}", "api_endpoint",
+		s->cfg.api_endpoint ? s->cfg.api_endpoint
+				    : kube_endpoint(s->kube),
+		"token", token, "ca_cert_hashes", hash, "kubernetes_version",
+		version, "node_name", n->name, "node_ip", ip, "labels", labels,
+		"expires", (json_int_t)expires);
 	explicit_bzero(token, sizeof(token));
 	return *ret ? 0 : -ENOMEM;
 }
 
 int
-join_answer(struct server *s, X509 *peer, int64_t now,
+join_answer(struct server *s, X509 *peer, int64_t now, struct ratelimit *limit,
 	    struct enroll_answer *a)
 {
 	struct db_node n;
 	char ip[16], field[80];
+	unsigned wait;
 	int r;
 
 	memset(a, 0, sizeof(*a));
@@ -111,6 +112,12 @@ join_answer(struct server *s, X509 *peer, int64_t now,
 	if (r < 0)
 		return fail(a, 503, "unavailable", "try again later", 1);
 	snprintf(a->node, sizeof(a->node), "%s", n.name);
+	wait = ratelimit_check(limit, n.name, now);
+	if (wait) {
+		db_node_done(&n);
+		return fail(a, 429, "rate_limited",
+			    "too many bootstrap tokens for this node", wait);
+	}
 	if (!s->kube)
 		r = -ENOKEY;
 	else if ((r = node_ip(s, &n, ip)) >= 0)
@@ -130,6 +137,7 @@ join_answer(struct server *s, X509 *peer, int64_t now,
 		return fail(a, 503, "unavailable",
 			    "the Kubernetes API cannot be reached now", 30);
 	}
+	ratelimit_fail(limit, a->node, now); /* counts the mint */
 	log_event(LOG_INFO, "bootstrap token minted", field, NULL);
 	a->status = 200;
 	return 0;

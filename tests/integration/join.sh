@@ -101,6 +101,17 @@ st=$(http "$S" POST /v1/join "${cert[@]}" "${json[@]}")
 assert_http 200 - "$st" "a second join"
 assert_ne "$jt" "$(jq -r .token "$T/body")" "the second token"
 
+# At most 10 bootstrap tokens per node and hour: 8 more pass, then 429
+# with Retry-After and no token.
+for i in 3 4 5 6 7 8 9 10; do
+	st=$(http "$S" POST /v1/join "${cert[@]}" "${json[@]}")
+	assert_http 200 - "$st" "join number $i"
+done
+st=$(http "$S" POST /v1/join "${cert[@]}" "${json[@]}")
+assert_http 429 rate_limited "$st" "join number 11 within the hour"
+grep -qi '^Retry-After: [1-9]' "$T/headers" || fail "429 without a Retry-After"
+[ "$(jq -r '.token // empty' "$T/body")" = "" ] || fail "a token in the 429 answer"
+
 # Never logged, never stored.
 for f in "$S.log" "$S"/*; do
 	[ -f "$f" ] || continue
