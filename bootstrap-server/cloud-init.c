@@ -28,7 +28,8 @@ str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* The one component bootstrap.conf's apt_source has. */
+/* The one component bootstrap.conf's apt_source has; NULL for a flat
+ * repository (no components). */
 static const char *
 component(json_t *source)
 {
@@ -82,8 +83,11 @@ cloud_init_sources(const struct server_config *cfg, json_t **ret_sources,
 	sources = json_object_get(plan, "apt_sources");
 	json_array_foreach(sources, i, s)
 	{
+		const char *suite = str(s, "suite"), *comp = component(s);
+		bool flat = suite && *suite && suite[strlen(suite) - 1] == '/';
+
 		if (!is_word(str(s, "name")) || !is_word(str(s, "uri")) ||
-		    !is_word(str(s, "suite")) || !is_word(component(s)) ||
+		    !is_word(suite) || (flat ? comp != NULL : !is_word(comp)) ||
 		    !is_armored_key(str(s, "key"))) {
 			*ret_bad = cfg->apt_sources[i].name;
 			return -EBADMSG;
@@ -148,7 +152,8 @@ print_source(FILE *f, json_t *s)
 	fputs(INDENT "Types: deb\n", f);
 	fprintf(f, INDENT "URIs: %s\n", str(s, "uri"));
 	fprintf(f, INDENT "Suites: %s\n", str(s, "suite"));
-	fprintf(f, INDENT "Components: %s\n", component(s));
+	if (component(s)) /* none for a flat repository */
+		fprintf(f, INDENT "Components: %s\n", component(s));
 	fprintf(f, INDENT "Signed-By: %s\n", keyring);
 }
 

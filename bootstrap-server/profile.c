@@ -60,6 +60,7 @@ profile_vpn_json(const struct server *s, const struct ovpn_plan *p,
 static int
 apt_source_json(const struct apt_source *a, json_t **ret)
 {
+	_cleanup_(json_decrefp) json_t *components = NULL;
 	_cleanup_free_ char *key = NULL;
 	int r;
 
@@ -67,10 +68,15 @@ apt_source_json(const struct apt_source *a, json_t **ret)
 	if (r < 0)
 		return log_error_errno(r, "cannot read apt key %s: %s",
 				       a->key_file, strerror(-r));
-	*ret = json_pack("{s:s, s:s, s:s, s:[s], s:s, s:s}", "name", a->name,
+	/* A flat repository (suite "./") has no components: an empty
+	 * array, which the agent requires exactly then (PROTOCOL.md). */
+	components =
+		a->component ? json_pack("[s]", a->component) : json_array();
+	if (!components)
+		return -ENOMEM;
+	*ret = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s}", "name", a->name,
 			 "uri", a->uri, "suite", a->suite, "components",
-			 a->component, "key", key, "fingerprint",
-			 a->fingerprint);
+			 components, "key", key, "fingerprint", a->fingerprint);
 	return *ret ? 0 : -ENOMEM;
 }
 

@@ -90,13 +90,66 @@ is_hex_fingerprint(const char *s)
 	return (n == 40 || n == 64) && strspn(s, "0123456789ABCDEF") == n;
 }
 
-/* NAME URI SUITE COMPONENT KEYFILE FINGERPRINT, separated by spaces. */
+/* Letters, digits and the characters of extra. */
+static bool
+chars_in(const char *s, const char *extra)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr(extra, *s)))
+			return false;
+	return true;
+}
+
+/* What the agent accepts (enrolld/plan.c): checked here too, so that a
+ * typo stops the server at start instead of every node at its packages
+ * step. */
+static bool
+apt_uri_valid(const char *s)
+{
+	const char *rest = startswith(s, "https://");
+
+	if (!rest)
+		rest = startswith(s, "http://");
+	return rest && *rest && strlen(s) <= 512 &&
+	       chars_in(rest, "-._~:/?[]@!$&'()*+,;=%");
+}
+
+static bool
+apt_suite_valid(const char *s)
+{
+	return *s && strlen(s) <= 64 && s[0] != '-' && chars_in(s, "._/-");
+}
+
+static bool
+apt_component_valid(const char *s)
+{
+	return *s && strlen(s) <= 64 && s[0] != '-' && chars_in(s, "._-");
+}
+
+static bool
+ends_with_slash(const char *s)
+{
+	return *s && s[strlen(s) - 1] == '/';
+}
+
+bool
+apt_source_is_flat(const struct apt_source *a)
+{
+	return a->suite && ends_with_slash(a->suite);
+}
+
+/* NAME URI SUITE COMPONENT KEYFILE FINGERPRINT, separated by blanks. A
+ * SUITE ending in '/' names a flat repository, which has no component:
+ * COMPONENT is then "-", and "-" is refused anywhere else (apt refuses
+ * components with such a suite, and needs one without). */
 static int
 parse_apt_source(const char *value, struct apt_source *a)
 {
-	char *f[6], *copy, *save = NULL, *tok;
+	_cleanup_free_ char *copy = NULL;
+	char *f[6], *save = NULL, *tok;
+	bool flat;
 	size_t n = 0;
-	int r = -EINVAL;
 
 	copy = strdup(value);
 	if (!copy)
@@ -104,24 +157,29 @@ parse_apt_source(const char *value, struct apt_source *a)
 	for (tok = strtok_r(copy, " \t", &save); tok && n < 6;
 	     tok = strtok_r(NULL, " \t", &save))
 		f[n++] = tok;
-	if (n == 6 && !tok && name_is_dns_label(f[0]) &&
-	    (strncmp(f[1], "http://", 7) == 0 ||
-	     strncmp(f[1], "https://", 8) == 0) &&
-	    f[4][0] == '/' && is_hex_fingerprint(f[5])) {
+	if (n != 6 || tok)
+		return -EINVAL;
+	flat = ends_with_slash(f[2]);
+	if (!name_is_dns_label(f[0]) || !apt_uri_valid(f[1]) ||
+	    !apt_suite_valid(f[2]) ||
+	    (flat ? !streq(f[3], "-") : !apt_component_valid(f[3])) ||
+	    f[4][0] != '/' || !is_hex_fingerprint(f[5]))
+		return -EINVAL;
+	*a = (struct apt_source){
+		.name = strdup(f[0]),
+		.uri = strdup(f[1]),
+		.suite = strdup(f[2]),
+		.component = flat ? NULL : strdup(f[3]),
+		.key_file = strdup(f[4]),
+		.fingerprint = strdup(f[5]),
+	};
+	if (!a->name || !a->uri || !a->suite || (!flat && !a->component) ||
+	    !a->key_file || !a->fingerprint) {
+		apt_source_done(a);
 		memset(a, 0, sizeof(*a));
-		a->name = strdup(f[0]);
-		a->uri = strdup(f[1]);
-		a->suite = strdup(f[2]);
-		a->component = strdup(f[3]);
-		a->key_file = strdup(f[4]);
-		a->fingerprint = strdup(f[5]);
-		r = a->name && a->uri && a->suite && a->component &&
-				    a->key_file && a->fingerprint
-			    ? 0
-			    : -ENOMEM;
+		return -ENOMEM;
 	}
-	free(copy);
-	return r;
+	return 0;
 }
 
 static int
@@ -147,7 +205,8 @@ config_item(const char *key, const char *value, unsigned line, void *userdata)
 	if (streq(key, "vpn_network"))
 		return ipnet_parse(value, &c->vpn_network);
 	if (streq(key, "vpn_remote")) {
-		if (c->n_vpn_remotes >= SERVER_REMOTES_MAX || strlen(value) > 255)
+		if (c->n_vpn_remotes >= SERVER_REMOTES_MAX ||
+		    strlen(value) > 255)
 			return -EINVAL;
 		return set_string(&c->vpn_remotes[c->n_vpn_remotes++], value);
 	}
@@ -188,8 +247,7 @@ config_item(const char *key, const char *value, unsigned line, void *userdata)
 		int r;
 		if (c->n_apt_sources >= SERVER_APT_SOURCES_MAX)
 			return -EINVAL;
-		r = parse_apt_source(value,
-				     &c->apt_sources[c->n_apt_sources]);
+		r = parse_apt_source(value, &c->apt_sources[c->n_apt_sources]);
 		if (r >= 0)
 			c->n_apt_sources++;
 		return r;
@@ -269,11 +327,11 @@ server_config_save(int state_fd, const struct server_config *c)
 	for (i = 0; i < c->n_apt_sources; i++) {
 		const struct apt_source *a = &c->apt_sources[i];
 		fprintf(f, "apt_source = %s %s %s %s %s %s\n", a->name, a->uri,
-			a->suite, a->component, a->key_file, a->fingerprint);
+			a->suite, a->component ? a->component : "-",
+			a->key_file, a->fingerprint);
 	}
 	if (fclose(f) != 0)
 		return -ENOMEM;
 	r = write_file_atomic_at(state_fd, "bootstrap.conf", text, size, 0600);
 	return r;
 }
-

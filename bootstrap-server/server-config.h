@@ -11,12 +11,13 @@
 #define SERVER_REMOTES_MAX 8
 #define SERVER_APT_SOURCES_MAX 4
 
-/* "apt_source = NAME URI SUITE COMPONENT KEYFILE FINGERPRINT" */
+/* "apt_source = NAME URI SUITE COMPONENT KEYFILE FINGERPRINT". A flat
+ * repository has a SUITE ending in '/' (such as "./") and COMPONENT "-". */
 struct apt_source {
 	char *name;
 	char *uri;
 	char *suite;
-	char *component;
+	char *component; /* NULL for a flat repository */
 	char *key_file;
 	char *fingerprint;
 };
@@ -56,3 +57,5 @@ void server_config_init(struct server_config *c);
 void server_config_done(struct server_config *c);
 int server_config_load(int state_fd, struct server_config *c);
 int server_config_save(int state_fd, const struct server_config *c);
+/* Is the suite that of a flat repository (ending in '/')? */
+bool apt_source_is_flat(const struct apt_source *a);

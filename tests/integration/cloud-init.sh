@@ -3,9 +3,14 @@
 #   - without an apt_source in bootstrap.conf: exit 1, a message naming
 #     apt_source on stderr, nothing on stdout, no token recorded; a key
 #     file that is not an armored public key, or is missing: exit 1 too;
-#   - with two apt_sources: a #cloud-config that writes both keys and
-#     deb822 sources where geostage-enrolld writes them (so the agent never
-#     adds a second entry for one repository), the token in
+#   - a flat apt_source with a component (or a component "-" with a
+#     suite that is not flat) is refused as an invalid bootstrap.conf;
+#   - with three apt_sources, one of them a flat repository (suite "./",
+#     component "-", what packaging/repo/make-repo builds): a
+#     #cloud-config that writes every key and deb822 source where
+#     geostage-enrolld writes them (so the agent never adds a second entry
+#     for one repository; the flat one with "Suites: ./" and no
+#     Components line), the token in
 #     /etc/geostage/token (0600, root:root), installs geostage-enrolld and
 #     starts it from runcmd with systemctl start --no-block;
 #   - the token appears exactly once (in write_files, never in runcmd), it
@@ -77,11 +82,24 @@ assert_eq 1 "$rc" "cloud-init output with a key file that is no key: exit code"
 grep -q 'ASCII-armored' "$T/err" || fail "bad key: stderr: $(cat "$T/err")"
 assert_eq 0 "$(tokens)" "tokens recorded by refused cloud-init outputs"
 
+# A flat repository has no component ("-"); any other suite needs one.
+for v in "lab http://192.0.2.5/flat ./ main $T/repo.asc $KEY_FPR" \
+	"lab http://192.0.2.5/debian stable - $T/repo.asc $KEY_FPR"; do
+	cp "$T/bootstrap.conf.orig" "$S/bootstrap.conf"
+	echo "apt_source = $v" >>"$S/bootstrap.conf"
+	rc=$(create_ci)
+	assert_eq 78 "$rc" "cloud-init output with apt_source = $v: exit code"
+	grep -q 'bootstrap.conf:.*invalid value' "$T/err" ||
+		fail "apt_source = $v: stderr: $(cat "$T/err")"
+done
+assert_eq 0 "$(tokens)" "tokens recorded by refused cloud-init outputs"
+
 # --- the user-data ----------------------------------------------------------------
 cp "$T/bootstrap.conf.orig" "$S/bootstrap.conf"
 {
 	echo "apt_source = lab http://192.0.2.5/debian stable main $T/repo.asc $KEY_FPR"
 	echo "apt_source = geostage-k8s https://mirror.example.org/k8s bookworm main $T/repo.asc $KEY_FPR"
+	echo "apt_source = site http://192.0.2.5/geostage ./ - $T/repo.asc $KEY_FPR"
 } >>"$S/bootstrap.conf"
 rc=$(create_ci --label tier=edge)
 [ "$rc" = 0 ] || fail "token create --output cloud-init: exit $rc: $(cat "$T/err")"
@@ -124,7 +142,7 @@ grep -qxF "    owner: root:root" <<<"$tf" || fail "token file owner: $tf"
 assert_eq "$TOKEN" "$(content /etc/geostage/token)" "the token file's content"
 
 # Every apt source, where the agent's packages step writes it.
-for base in geostage-lab geostage-k8s; do
+for base in geostage-lab geostage-k8s geostage-site; do
 	diff <(content "/etc/apt/keyrings/$base.asc") "$T/repo.asc" >/dev/null ||
 		fail "/etc/apt/keyrings/$base.asc is not the configured key"
 	entry "/etc/apt/keyrings/$base.asc" | grep -qxF "    permissions: '0644'" ||
@@ -141,6 +159,14 @@ for l in 'URIs: https://mirror.example.org/k8s' 'Suites: bookworm'; do
 	grep -qxF "$l" "$T/geostage-k8s.sources" ||
 		fail "geostage-k8s.sources has no '$l': $(cat "$T/geostage-k8s.sources")"
 done
+# The flat repository: the deb822 file geostage-enrolld writes for it
+# (pkg_render_source), no Components line.
+for l in 'URIs: http://192.0.2.5/geostage' 'Suites: ./'; do
+	grep -qxF "$l" "$T/geostage-site.sources" ||
+		fail "geostage-site.sources has no '$l': $(cat "$T/geostage-site.sources")"
+done
+! grep -q '^Components' "$T/geostage-site.sources" ||
+	fail "geostage-site.sources (flat) has a Components line: $(cat "$T/geostage-site.sources")"
 grep -q "$KEY_FPR" "$UD" || fail "the keys' fingerprint is not in a comment"
 
 # The package, and the start that does not wait.
@@ -159,7 +185,7 @@ rc=0
 timeout 60 "$ENROLLD" --config "$T/agent.conf" --token-file "$T/token" \
 	--state-dir "$T/agent" --until preflight >"$T/agent.out" 2>&1 || rc=$?
 [ "$rc" = 0 ] || fail "agent preflight on the written token: exit $rc: $(tail -n 5 "$T/agent.out")"
-log "user-data: $(wc -l <"$UD") lines, token $jti once, 2 apt sources"
+log "user-data: $(wc -l <"$UD") lines, token $jti once, 3 apt sources (one flat)"
 
 # The hand template says the same where it matters.
 TPL=$top_srcdir/packaging/cloud-init/user-data.yaml
@@ -183,10 +209,12 @@ t = wf["/etc/geostage/token"]
 assert (t["permissions"], t["owner"]) == ("0600", "root:root"), t
 assert t["content"] == token.strip() + "\n", "token content"
 assert [p for p in wf if token.strip() in wf[p]["content"]] == [t["path"]]
-for b in ("geostage-lab", "geostage-k8s"):
+for b in ("geostage-lab", "geostage-k8s", "geostage-site"):
     assert wf["/etc/apt/keyrings/%s.asc" % b]["content"] == key, b
     assert "Signed-By: /etc/apt/keyrings/%s.asc\n" % b in \
         wf["/etc/apt/sources.list.d/%s.sources" % b]["content"], b
+flat = wf["/etc/apt/sources.list.d/geostage-site.sources"]["content"]
+assert "\nSuites: ./\n" in flat and "Components" not in flat, flat
 assert d["packages"] == ["geostage-enrolld"], d["packages"]
 assert d["runcmd"] == [["systemctl", "start", "--no-block",
                         "geostage-enrolld.service"]], d["runcmd"]

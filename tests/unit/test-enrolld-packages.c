@@ -293,7 +293,7 @@ static void
 test_plan(void **state)
 {
 	struct plan_packages p;
-	char err[256];
+	char err[256], *text;
 	json_t *a, *pk;
 
 	(void)state;
@@ -321,7 +321,26 @@ test_plan(void **state)
 	json_object_set_new(pk, "uri", json_string("http://x/debian"));
 	json_object_set_new(pk, "suite", json_string("/"));
 	assert_int_equal(plan_packages_get(a, &p, err, sizeof(err)), -EBADMSG);
+	/* A flat repository (make-repo's): suite "./" and no components,
+	 * rendered with no Components line; a component with a flat suite,
+	 * or none with another suite, is refused. */
+	json_object_set_new(pk, "suite", json_string("./"));
+	json_object_set_new(pk, "components", json_array());
+	assert_int_equal(plan_packages_get(a, &p, err, sizeof(err)), 0);
+	assert_string_equal(p.sources[0].suite, "./");
+	assert_int_equal(p.sources[0].n_components, 0);
+	assert_int_equal(pkg_render_source(&p.sources[0], "/k.asc", &text), 0);
+	assert_string_equal(text, "# Written by geostage-enrolld from the "
+				  "bootstrap server's package plan.\n"
+				  "Types: deb\n"
+				  "URIs: http://x/debian\n"
+				  "Suites: ./\n"
+				  "Signed-By: /k.asc\n");
+	free(text);
 	json_object_set_new(pk, "suite", json_string("stable"));
+	assert_int_equal(plan_packages_get(a, &p, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "suite"));
+	json_object_set_new(pk, "components", json_pack("[s]", "main"));
 	json_object_set_new(pk, "name", json_string("../../etc/passwd"));
 	assert_int_equal(plan_packages_get(a, &p, err, sizeof(err)), -EBADMSG);
 	json_object_set_new(pk, "name", json_string("k8s"));
