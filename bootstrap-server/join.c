@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "config.h"
 
+#include <time.h>
+
 #include "db.h"
 #include "join.h"
 #include "kube.h"
@@ -118,16 +120,27 @@ join_answer(struct server *s, X509 *peer, int64_t now, struct ratelimit *limit,
 		return fail(a, 429, "rate_limited",
 			    "too many bootstrap tokens for this node", wait);
 	}
+	snprintf(field, sizeof(field), "NODE=%s", a->node);
+	if (s->kube && now < s->kube_retry_at) {
+		/* The API failed a moment ago: answer at once rather than
+		 * block the event loop on it again for every caller. */
+		db_node_done(&n);
+		return fail(a, 503, "unavailable",
+			    "the Kubernetes API cannot be reached now",
+			    (unsigned)(s->kube_retry_at - now));
+	}
 	if (!s->kube)
 		r = -ENOKEY;
 	else if ((r = node_ip(s, &n, ip)) >= 0)
 		r = join_body(s, &n, ip, now, &a->body);
 	db_node_done(&n);
-	snprintf(field, sizeof(field), "NODE=%s", a->node);
 	if (r == -EADDRNOTAVAIL)
 		return fail(a, 409, "no_node_ip",
 			    "the node reported no address in its site's LAN",
 			    0);
+	if (r < 0 && r != -ENOKEY)
+		s->kube_retry_at =
+			(int64_t)time(NULL) + s->cfg.kubernetes_backoff;
 	if (r < 0) {
 		log_event(LOG_WARNING,
 			  r == -ENOKEY ? "join refused: no kubeconfig is set"
@@ -135,7 +148,8 @@ join_answer(struct server *s, X509 *peer, int64_t now, struct ratelimit *limit,
 					 "not answer as expected",
 			  field, NULL);
 		return fail(a, 503, "unavailable",
-			    "the Kubernetes API cannot be reached now", 30);
+			    "the Kubernetes API cannot be reached now",
+			    r == -ENOKEY ? 30 : s->cfg.kubernetes_backoff);
 	}
 	ratelimit_fail(limit, a->node, now); /* counts the mint */
 	log_event(LOG_INFO, "bootstrap token minted", field, NULL);

@@ -19,6 +19,7 @@ server_config_init(struct server_config *c)
 	c->cert_days = 365;
 	c->rate_limit_failures = 20;
 	c->rate_limit_window = 60;
+	c->kubernetes_backoff = 30;
 	c->max_connections = 512;
 	c->timeout = 10;
 	c->connection_lifetime = 30;
@@ -220,6 +221,8 @@ config_item(const char *key, const char *value, unsigned line, void *userdata)
 		return parse_uint(value, 1, 3650, &c->cert_days);
 	if (streq(key, "rate_limit_failures"))
 		return parse_uint(value, 1, 1000000, &c->rate_limit_failures);
+	if (streq(key, "kubernetes_backoff"))
+		return parse_uint(value, 1, 3600, &c->kubernetes_backoff);
 	if (streq(key, "rate_limit_window"))
 		return parse_uint(value, 1, 86400, &c->rate_limit_window);
 	if (streq(key, "max_connections"))
@@ -309,6 +312,7 @@ server_config_save(int state_fd, const struct server_config *c)
 	fprintf(f, "max_connections = %u\n", c->max_connections);
 	fprintf(f, "timeout = %u\n", c->timeout);
 	fprintf(f, "connection_lifetime = %u\n", c->connection_lifetime);
+	fprintf(f, "kubernetes_backoff = %u\n", c->kubernetes_backoff);
 	if (c->has_master_prefix) {
 		ipnet_format(&c->master_prefix, net);
 		fprintf(f, "master_prefix = %s\n", net);

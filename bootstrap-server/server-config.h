@@ -37,6 +37,8 @@ struct server_config {
 	unsigned max_connections;
 	unsigned timeout;	      /* seconds of inactivity */
 	unsigned connection_lifetime; /* seconds, whatever the activity */
+	unsigned kubernetes_backoff;  /* seconds without API calls after a
+					 failed one (POST /v1/join) */
 	/* The VPN: the master site's LAN, an aggregate covering every site
 	 * LAN (optional: with it, new sites need no OpenVPN restart), and
 	 * the OpenVPN server's port and management socket. */

@@ -35,10 +35,11 @@ struct server {
 	EVP_PKEY *ca_key;
 	X509 *ca_cert;
 	char *ca_pem;
-	char *pin; /* of tls.key */
-	char *tls_crypt; /* OpenVPN tls-crypt key, NULL when absent */
-	json_t *packages; /* the package plan nodes get */
-	struct kube *kube; /* NULL without a kubeconfig */
+	char *pin;	       /* of tls.key */
+	char *tls_crypt;       /* OpenVPN tls-crypt key, NULL when absent */
+	json_t *packages;      /* the package plan nodes get */
+	struct kube *kube;     /* NULL without a kubeconfig */
+	int64_t kube_retry_at; /* no API calls before (kubernetes_backoff) */
 };
 
 enum {

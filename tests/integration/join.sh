@@ -23,6 +23,7 @@ cp "$API_BIN" "$T/api-standin"
 K=$T/kube
 bg_start "$K.log" "$T/api-standin" --state-dir "$K" --listen 127.0.0.1:0 \
 	--san 127.0.0.1 --port-file "$K.port" --version v1.31.2
+KUBE_PID=$BG_PID
 for ((i = 0; i < 300; i++)); do
 	[ -s "$K.port" ] && break
 	sleep 0.1
@@ -59,6 +60,7 @@ assert_http 503 unavailable "$st" "join without a kubeconfig"
 server_stop
 
 server_conf "$S" kubeconfig "$K/kubeconfig"
+server_conf "$S" kubernetes_backoff 3
 server_start_ok "$S"
 st=$(http "$S" POST /v1/join "${json[@]}")
 assert_http 401 client_certificate_required "$st" "join without a client certificate"
@@ -101,9 +103,34 @@ st=$(http "$S" POST /v1/join "${cert[@]}" "${json[@]}")
 assert_http 200 - "$st" "a second join"
 assert_ne "$jt" "$(jq -r .token "$T/body")" "the second token"
 
-# At most 10 bootstrap tokens per node and hour: 8 more pass, then 429
+# The API down: 503 with Retry-After; for kubernetes_backoff (3) seconds
+# after that, joins get 503 at once, without a call to the API (it is
+# back but not asked); then they succeed again.
+stop_pid "$KUBE_PID" TERM
+st=$(http "$S" POST /v1/join "${cert[@]}" "${json[@]}")
+assert_http 503 unavailable "$st" "join with the API down"
+bg_start "$K.log" "$T/api-standin" --state-dir "$K" --listen "127.0.0.1:$API_PORT" \
+	--san 127.0.0.1 --version v1.31.2
+KUBE_PID=$BG_PID
+for ((i = 0; i < 100; i++)); do
+	[ "$(kube GET /version)" = 200 ] && break
+	sleep 0.05
+done
+[ "$(kube GET /version)" = 200 ] || fail "the API stand-in did not come back"
+minted() { grep -c 'POST /api/v1/namespaces/kube-system/secrets' "$K.log"; }
+n0=$(minted)
+st=$(http "$S" POST /v1/join "${cert[@]}" "${json[@]}")
+assert_http 503 unavailable "$st" "join within kubernetes_backoff of the failure"
+assert_eq "$n0" "$(minted)" "Secret requests to the API within kubernetes_backoff"
+grep -qi '^Retry-After: [1-3]\b' "$T/headers" || fail "no Retry-After of at most 3 s: $(grep -i retry-after "$T/headers")"
+sleep 3.2
+st=$(http "$S" POST /v1/join "${cert[@]}" "${json[@]}")
+assert_http 200 - "$st" "join after kubernetes_backoff"
+assert_eq "$((n0 + 1))" "$(minted)" "Secret requests to the API after kubernetes_backoff"
+
+# At most 10 bootstrap tokens per node and hour: 7 more pass, then 429
 # with Retry-After and no token.
-for i in 3 4 5 6 7 8 9 10; do
+for i in 4 5 6 7 8 9 10; do
 	st=$(http "$S" POST /v1/join "${cert[@]}" "${json[@]}")
 	assert_http 200 - "$st" "join number $i"
 done
