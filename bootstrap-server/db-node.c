@@ -9,7 +9,7 @@
 /* --- nodes --------------------------------------------------------------- */
 
 #define NODE_COLUMNS                                                           \
-	"id, name, site, role, token_id, key_id, serial, vpn_addr, created,"  \
+	"id, name, site, role, token_id, key_id, serial, vpn_addr, created,"   \
 	" coalesce(revoked, 0), cert, labels"
 
 void
@@ -46,15 +46,14 @@ node_from_row(sqlite3_stmt *st, struct db_node *ret)
 }
 
 static int
-node_by(sqlite3 *db, const char *column, const char *value,
-	struct db_node *ret)
+node_by(sqlite3 *db, const char *column, const char *value, struct db_node *ret)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
 	char sql[256];
 	int r, rc;
 
-	snprintf(sql, sizeof(sql), "SELECT " NODE_COLUMNS
-		 " FROM nodes WHERE %s = ?", column);
+	snprintf(sql, sizeof(sql),
+		 "SELECT " NODE_COLUMNS " FROM nodes WHERE %s = ?", column);
 	r = db_prepare(db, sql, &st);
 	if (r < 0)
 		return r;
@@ -106,8 +105,8 @@ query_u32(sqlite3 *db, const char *sql, int64_t a, int64_t b, int *ret_found,
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_errno(rc);
-	*ret_found = rc == SQLITE_ROW &&
-		     sqlite3_column_type(st, 0) != SQLITE_NULL;
+	*ret_found =
+		rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
 	if (*ret_found)
 		*ret = (uint32_t)sqlite3_column_int64(st, 0);
 	return 0;
@@ -139,14 +138,15 @@ db_alloc_vpn_addr(sqlite3 *db, const struct ipnet *net, uint32_t *ret)
 		return 0;
 	}
 	/* The top is taken: look for the lowest gap. */
-	r = query_u32(db,
-		      "SELECT ?1 WHERE NOT EXISTS"
-		      " (SELECT 1 FROM nodes WHERE vpn_addr = ?1)"
-		      " UNION ALL SELECT vpn_addr + 1 FROM nodes n"
-		      " WHERE vpn_addr BETWEEN ?1 AND ?2 - 1 AND NOT EXISTS"
-		      " (SELECT 1 FROM nodes m WHERE m.vpn_addr = n.vpn_addr + 1)"
-		      " ORDER BY 1 LIMIT 1",
-		      first, last, &found, &a);
+	r = query_u32(
+		db,
+		"SELECT ?1 WHERE NOT EXISTS"
+		" (SELECT 1 FROM nodes WHERE vpn_addr = ?1)"
+		" UNION ALL SELECT vpn_addr + 1 FROM nodes n"
+		" WHERE vpn_addr BETWEEN ?1 AND ?2 - 1 AND NOT EXISTS"
+		" (SELECT 1 FROM nodes m WHERE m.vpn_addr = n.vpn_addr + 1)"
+		" ORDER BY 1 LIMIT 1",
+		first, last, &found, &a);
 	if (r < 0)
 		return r;
 	if (!found)
@@ -162,11 +162,12 @@ db_node_insert(sqlite3 *db, struct db_node *n, const char *hostname,
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(db,
-		    "INSERT INTO nodes (name, site, role, token_id, key_id,"
-		    " serial, vpn_addr, created, cert, labels, hostname, facts)"
-		    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		    &st);
+	r = db_prepare(
+		db,
+		"INSERT INTO nodes (name, site, role, token_id, key_id,"
+		" serial, vpn_addr, created, cert, labels, hostname, facts)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		&st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, n->name, -1, SQLITE_STATIC);
@@ -189,6 +190,24 @@ db_node_insert(sqlite3 *db, struct db_node *n, const char *hostname,
 }
 
 int
+db_node_set_facts(sqlite3 *db, int64_t id, const char *hostname,
+		  const char *facts_json)
+{
+	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "UPDATE nodes SET hostname = ?, facts = ? WHERE id = ?",
+		       &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, hostname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, facts_json, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, id);
+	return db_step_done(st);
+}
+
+int
 db_node_facts(sqlite3 *db, int64_t id, json_t **ret)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
@@ -208,8 +227,7 @@ db_node_facts(sqlite3 *db, int64_t id, json_t **ret)
 }
 
 int
-db_node_set_cert(sqlite3 *db, int64_t id, const char *serial,
-		 const char *cert)
+db_node_set_cert(sqlite3 *db, int64_t id, const char *serial, const char *cert)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
 	int r;
@@ -264,7 +282,8 @@ db_nodes_foreach(sqlite3 *db, int (*cb)(const struct db_node *n, void *u),
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	r = db_prepare(db, "SELECT " NODE_COLUMNS " FROM nodes ORDER BY id", &st);
+	r = db_prepare(db, "SELECT " NODE_COLUMNS " FROM nodes ORDER BY id",
+		       &st);
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -286,7 +305,7 @@ db_nodes_active_count(sqlite3 *db)
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
 
 	if (db_prepare(db, "SELECT count(*) FROM nodes WHERE revoked IS NULL",
-		    &st) < 0 ||
+		       &st) < 0 ||
 	    sqlite3_step(st) != SQLITE_ROW)
 		return 0;
 	return (unsigned)sqlite3_column_int64(st, 0);
@@ -349,11 +368,10 @@ node_json(sqlite3 *db, sqlite3_stmt *st, json_t **ret)
 		json_loads((const char *)sqlite3_column_text(st, 11), 0, NULL),
 		"facts",
 		json_loads((const char *)sqlite3_column_text(st, 13), 0, NULL),
-		"step", last ? json_string_value(json_object_get(last, "step"))
-			     : NULL,
+		"step",
+		last ? json_string_value(json_object_get(last, "step")) : NULL,
 		"step_state",
-		last ? json_string_value(json_object_get(last, "state"))
-		     : NULL,
+		last ? json_string_value(json_object_get(last, "state")) : NULL,
 		"steps", steps);
 	if (!o)
 		return -ENOMEM;
@@ -383,4 +401,3 @@ db_nodes_json(sqlite3 *db, const char *name, json_t **ret)
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	return db_collect_json(st, node_row, db, name, ret);
 }
-

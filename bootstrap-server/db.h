@@ -82,6 +82,9 @@ int db_alloc_vpn_addr(sqlite3 *db, const struct ipnet *net, uint32_t *ret);
 /* Inserts n (id set on return), with hostname/facts kept for node show. */
 int db_node_insert(sqlite3 *db, struct db_node *n, const char *hostname,
 		   const char *facts_json);
+/* What a repeat enrollment reports now replaces what was kept. */
+int db_node_set_facts(sqlite3 *db, int64_t id, const char *hostname,
+		      const char *facts_json);
 /* The facts the node reported at enrollment, as JSON. */
 int db_node_facts(sqlite3 *db, int64_t id, json_t **ret);
 int db_node_set_cert(sqlite3 *db, int64_t id, const char *serial,

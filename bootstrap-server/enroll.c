@@ -14,7 +14,7 @@
 #include "ovpn.h"
 #include "profile.h"
 
-static const char *const step_names[] = {"preflight", "enroll", "packages",
+static const char *const step_names[] = {"preflight", "enroll",	 "packages",
 					 "host",      "network", "gate",
 					 "join",      "done"};
 static const char *const step_states[] = {"running", "done", "failed",
@@ -119,8 +119,8 @@ enroll_request_parse(const char *body, size_t len, struct enroll_request *req,
 		       -EINVAL;
 	if (get_string(req->json, "name", NAME_MAX_LEN, false, &req->name) <
 		    0 ||
-	    (req->name && (!name_is_dns_label(req->name) ||
-			   name_is_reserved(req->name))))
+	    (req->name &&
+	     (!name_is_dns_label(req->name) || name_is_reserved(req->name))))
 		return *ret_why = "name must be a lowercase RFC 1123 label and "
 				  "not reserved",
 		       -EINVAL;
@@ -238,9 +238,8 @@ answer_body(struct server *s, const struct ovpn_plan *p,
 			 "serial", n->serial, "certificate", n->cert, "ca",
 			 s->ca_pem, "vpn", vpn, "kubernetes", "api_endpoint",
 			 s->cfg.api_endpoint, "version",
-			 s->cfg.kubernetes_version ? version : NULL,
-			 "packages", s->packages, "labels", labels, "repeat",
-			 repeat);
+			 s->cfg.kubernetes_version ? version : NULL, "packages",
+			 s->packages, "labels", labels, "repeat", repeat);
 	return *ret ? 0 : -ENOMEM;
 }
 
@@ -267,8 +266,7 @@ issue_cert(struct server *s, EVP_PKEY *pub, struct db_node *n)
  * init --force, or near expiry) it gets a new one, same name and
  * address, new serial. */
 static int
-renew_if_stale(struct server *s, EVP_PKEY *pub, struct db_node *n,
-	       int64_t now)
+renew_if_stale(struct server *s, EVP_PKEY *pub, struct db_node *n, int64_t now)
 {
 	_cleanup_(X509_freep) X509 *cert = NULL;
 	time_t margin = (time_t)now + (time_t)s->cfg.cert_days * 8640;
@@ -291,9 +289,8 @@ renew_if_stale(struct server *s, EVP_PKEY *pub, struct db_node *n,
 static int
 enroll_new(struct server *s, const struct ovpn_plan *p,
 	   const struct token_claims *c, const struct db_token *t,
-	   const struct enroll_request *req, EVP_PKEY *pub,
-	   const char *key_id, int64_t now, struct db_node *n,
-	   struct enroll_answer *a)
+	   const struct enroll_request *req, EVP_PKEY *pub, const char *key_id,
+	   int64_t now, struct db_node *n, struct enroll_answer *a)
 {
 	int r;
 
@@ -309,8 +306,8 @@ enroll_new(struct server *s, const struct ovpn_plan *p,
 	snprintf(n->token_id, sizeof(n->token_id), "%s", c->jti);
 	snprintf(n->key_id, sizeof(n->key_id), "%s", key_id);
 	n->created = now;
-	if ((r = db_alloc_vpn_addr(s->db, &s->cfg.vpn_network,
-				   &n->vpn_addr)) < 0 ||
+	if ((r = db_alloc_vpn_addr(s->db, &s->cfg.vpn_network, &n->vpn_addr)) <
+		    0 ||
 	    (r = issue_cert(s, pub, n)) < 0 ||
 	    (r = labels_for(c, &n->labels)) < 0)
 		return r;
@@ -342,13 +339,16 @@ redeem_locked(struct server *s, const struct token_claims *c,
 		return r;
 	r = db_node_by_key(s->db, key_id, &n);
 	if (r >= 0) {
-		/* The same key again: the same node, no use spent. */
+		/* The same key again: the same node, no use spent; what it
+		 * reports now (its addresses may have changed since) replaces
+		 * what was kept: the join's node-ip comes from it. */
 		a->repeat = true;
 		if (n.revoked)
 			r = (fail(a, 403, "node_revoked",
 				  "this node was revoked"),
 			     -EPERM);
-		else
+		else if ((r = db_node_set_facts(s->db, n.id, req->hostname,
+						req->facts)) >= 0)
 			r = renew_if_stale(s, pub, &n, now);
 	} else if (r == -ENOENT) {
 		r = enroll_new(s, &plan, c, t, req, pub, key_id, now, &n, a);
@@ -466,8 +466,8 @@ in_list(const char *s, const char *const *list, size_t n)
 }
 
 int
-enroll_progress(struct server *s, X509 *peer, const char *body,
-		size_t body_len, int64_t now, struct enroll_answer *a)
+enroll_progress(struct server *s, X509 *peer, const char *body, size_t body_len,
+		int64_t now, struct enroll_answer *a)
 {
 	_cleanup_(json_decrefp) json_t *j = NULL;
 	const char *step, *state, *message = NULL;
@@ -491,8 +491,7 @@ enroll_progress(struct server *s, X509 *peer, const char *body,
 	j = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, NULL);
 	started = json_object_get(j, "started");
 	duration = json_object_get(j, "duration_ms");
-	if (!json_is_object(j) ||
-	    get_string(j, "step", 16, true, &step) < 0 ||
+	if (!json_is_object(j) || get_string(j, "step", 16, true, &step) < 0 ||
 	    get_string(j, "state", 16, true, &state) < 0 ||
 	    !in_list(step, step_names, ELEMENTSOF(step_names)) ||
 	    !in_list(state, step_states, ELEMENTSOF(step_states)) ||
@@ -504,10 +503,9 @@ enroll_progress(struct server *s, X509 *peer, const char *body,
 			    "expected {step, state, started, duration_ms, "
 			    "message}");
 	}
-	r = db_step_record(s->db, n.id, step, state,
-			   json_integer_value(started),
-			   json_integer_value(duration), message ? message : "",
-			   now);
+	r = db_step_record(
+		s->db, n.id, step, state, json_integer_value(started),
+		json_integer_value(duration), message ? message : "", now);
 	db_node_done(&n);
 	if (r < 0)
 		return fail_db(a, r);

@@ -148,6 +148,23 @@ redeem(struct server *s, const char *token, const char *body,
 			 0);
 }
 
+static int64_t
+node_id(struct server *s, const char *name)
+{
+	sqlite3_stmt *st;
+	int64_t id = -1;
+
+	assert_int_equal(
+		sqlite3_prepare_v2(s->db, "SELECT id FROM nodes WHERE name = ?",
+				   -1, &st, NULL),
+		SQLITE_OK);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return id;
+}
+
 static void
 test_enroll_then_repeat_spends_one_use(void **state)
 {
@@ -156,6 +173,7 @@ test_enroll_then_repeat_spends_one_use(void **state)
 	EVP_PKEY *key;
 	struct enroll_answer a;
 	struct db_token t;
+	json_t *j;
 	char jti[32], *token, *body, *ccd;
 
 	assert_int_equal(crypto_gen_p256(&key), 0);
@@ -175,11 +193,25 @@ test_enroll_then_repeat_spends_one_use(void **state)
 			 0);
 	assert_non_null(strstr(ccd, "ifconfig-push 10.99.0.2 255.255.0.0\n"));
 	free(ccd);
-	/* The same key again: the same node, no use spent. */
+	/* The same key again: the same node, no use spent; what it reports
+	 * now replaces what was kept. */
+	free(body);
+	body = make_body(key, "worker-7.moved", NULL);
+	j = json_loads(body, 0, NULL);
+	json_object_set_new(j, "facts",
+			    json_pack("{s:[s]}", "addresses", "192.168.20.77"));
+	free(body);
+	body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
 	redeem(s, token, body, &a);
 	assert_int_equal(a.status, 200);
 	assert_true(a.repeat);
 	assert_string_equal(a.node, "worker-7");
+	assert_int_equal(db_node_facts(s->db, node_id(s, "worker-7"), &j), 0);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(j, "addresses"), 0)),
+			    "192.168.20.77");
+	json_decref(j);
 	enroll_answer_done(&a);
 	assert_int_equal(db_token_get(s->db, jti, &t), 0);
 	assert_int_equal(t.uses, 1);
