@@ -19,9 +19,6 @@
 
 #define ARGV_MAX 32
 #define CONTAINERD_RESTART "pending-containerd-restart"
-/* dpkg's journal: an entry here means a dpkg run was interrupted (the
- * same test apt makes before it refuses with "dpkg was interrupted"). */
-#define DPKG_UPDATES_DIR "/var/lib/dpkg/updates"
 
 struct pk {
 	struct step_ctx *ctx;
@@ -303,30 +300,13 @@ hold(struct pk *p)
 			argv, NULL, p->conf->command_timeout_s);
 }
 
-static bool
-dpkg_interrupted(const struct pk *p)
-{
-	char path[PATH_MAX];
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-
-	if (hostfs_path(agent_root(p->conf), DPKG_UPDATES_DIR, path,
-			sizeof(path)) < 0)
-		return false;
-	d = opendir(path);
-	if (!d)
-		return false;
-	while ((de = readdir(d)))
-		if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
-			return true;
-	return false;
-}
-
-/* An earlier run killed while dpkg worked (a reboot, kill -9, the unit
- * stopped) leaves packages half configured, and apt refuses everything
- * until "dpkg --configure -a" finishes the job: run it first. */
+/* Run before every install: an earlier run killed while dpkg worked (a
+ * reboot, kill -9, the unit stopped) leaves packages unpacked or half
+ * configured, and apt refuses everything ("dpkg was interrupted") until
+ * dpkg --configure -a finishes the job. With nothing left to do it costs
+ * a fraction of a second. */
 static int
-dpkg_recover(struct pk *p)
+dpkg_configure_pending(struct pk *p)
 {
 	const char *argv[] = {agent_prog(p->conf, PROG_DPKG),
 			      "--force-confdef",
@@ -335,12 +315,6 @@ dpkg_recover(struct pk *p)
 			      "-a",
 			      NULL};
 
-	if (!dpkg_interrupted(p))
-		return 0;
-	log_notice("a dpkg run was interrupted: finishing it with dpkg "
-		   "--configure -a");
-	step_progress(p->ctx, "finishing an interrupted dpkg run (dpkg "
-			      "--configure -a)");
 	return step_run(p->ctx, AGENT_FAIL_PACKAGE,
 			"finishing an interrupted dpkg run", argv,
 			spawn_env_apt, p->conf->apt_timeout_s);
@@ -416,8 +390,9 @@ install(struct pk *p)
 			break;
 	if (i == p->n_names)
 		return 0;
-	if ((r = apt_update(p)) < 0 || (r = resolve_versions(p)) < 0 ||
-	    (r = apt_install(p)) < 0 || (r = query_installed(p)) < 0)
+	if ((r = dpkg_configure_pending(p)) < 0 || (r = apt_update(p)) < 0 ||
+	    (r = resolve_versions(p)) < 0 || (r = apt_install(p)) < 0 ||
+	    (r = query_installed(p)) < 0)
 		return r;
 	for (i = 0; i < p->n_names; i++)
 		if (needs_install(p, i))
@@ -457,9 +432,8 @@ step_packages(struct step_ctx *ctx)
 	int r;
 
 	if ((r = load(&p)) < 0 || (r = install_sources(&p)) < 0 ||
-	    (r = dpkg_recover(&p)) < 0 || (r = query_installed(&p)) < 0 ||
-	    (r = install(&p)) < 0 || (r = hold(&p)) < 0 ||
-	    (r = containerd_config(&p, &changed)) < 0)
+	    (r = query_installed(&p)) < 0 || (r = install(&p)) < 0 ||
+	    (r = hold(&p)) < 0 || (r = containerd_config(&p, &changed)) < 0)
 		goto out;
 	summary(&p, changed);
 out:

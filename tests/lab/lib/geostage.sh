@@ -1141,8 +1141,9 @@ gs_kill_dpkg() {
 	_gs_killed "$n" packages "while dpkg ran (and died with the unit)"
 	# The next run finishes dpkg's interrupted work (dpkg --configure -a)
 	# before it installs anything.
-	container_exec "$n" sh -c 'ls /var/lib/dpkg/updates | grep -q "^[0-9]"' ||
-		lab_log "$n: dpkg's journal is empty after the kill (it died between packages)"
+	container_exec "$n" dpkg --audit >"$LAB_TMP/dpkg-audit" 2>&1
+	[ -s "$LAB_TMP/dpkg-audit" ] ||
+		lab_log "$n: dpkg --audit is clean after the kill (it died between packages)"
 	gs_agent_until "$n" packages
 	container_exec "$n" dpkg --audit >"$LAB_TMP/dpkg-audit" 2>&1
 	[ ! -s "$LAB_TMP/dpkg-audit" ] ||
