@@ -22,8 +22,9 @@ init_help(void)
 {
 	printf("Usage: geostage-bootstrap init --url https://HOST:PORT "
 	       "[OPTIONS]\n\n"
-	       "Create the state dir (0700) with the HTTPS key and certificate,\n"
-	       "the Ed25519 token key, the node CA and the database. Run again,\n"
+	       "Create the state dir (0700; an existing 0710 stays so) with the\n"
+	       "HTTPS key and certificate, the Ed25519 token key, the node CA\n"
+	       "and the database. Run again,\n"
 	       "it keeps the keys (unless --force) and the settings, changing\n"
 	       "only those given; --url is needed the first time.\n\n"
 	       "  --state-dir D         state dir (default %s)\n"
@@ -383,6 +384,7 @@ cmd_init(int argc, char **argv)
 	_cleanup_close_ int dirfd = -1;
 	struct init_flags f = {0};
 	const char *dir;
+	struct stat st;
 	int r;
 
 	server_config_init(&c);
@@ -399,8 +401,12 @@ cmd_init(int argc, char **argv)
 				       strerror(-r)),
 		       EXIT_FAIL;
 	}
+	/* The owner's, and at most the group's traverse bit (the packaged
+	 * unit's 0710: OpenVPN, in the group, reads ccd/ and revoked/ by
+	 * name); nothing that lists the dir or reaches it for others. */
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dirfd < 0 || fchmod(dirfd, 0700) < 0) {
+	if (dirfd < 0 || fstat(dirfd, &st) < 0 ||
+	    fchmod(dirfd, 0700 | (st.st_mode & 0010)) < 0) {
 		server_config_done(&f.cfg);
 		return log_error_errno(errno, "cannot open %s: %m", dir),
 		       EXIT_FAIL;
