@@ -116,13 +116,39 @@ _gs_hash() {
 	done | sha256sum | cut -c1-16
 }
 
+# _gs_cache_prune TARGET: remove the other entries of TARGET's kind
+# (KIND-<16 hex>) that no run has used for GS_CACHE_KEEP_DAYS (2) days and
+# nobody builds now: every change to the agent makes a new .deb, image and
+# binary, and the images are hundreds of MB each.
+_gs_cache_prune() {
+	local target=$1 kind old stamp fd
+	kind=${target%-*}
+	for old in "$kind"-????????????????; do
+		[ "$old" != "$target" ] && [ -d "$old" ] || continue
+		stamp=$old/.used
+		[ -f "$stamp" ] || stamp=$old/.complete
+		[ -f "$stamp" ] || continue
+		[ -n "$(find "$stamp" -mmin +$((${GS_CACHE_KEEP_DAYS:-2} * 1440)))" ] || continue
+		exec {fd}>"$old.lock"
+		if flock -n "$fd"; then
+			lab_log "cache: removing $old (unused for ${GS_CACHE_KEEP_DAYS:-2} days)"
+			rm -rf --one-file-system "$old"
+			rm -f "$old.lock" "$old.log"
+		fi
+		exec {fd}>&-
+	done
+}
+
 # _gs_cached TARGET BUILDER [ARG...]: TARGET when complete, else built by
 # "BUILDER ARG... TMPDIR" under an flock (other runs wait, up to 900 s)
-# and renamed into place. Prints TARGET.
+# and renamed into place. Prints TARGET. Each use is stamped (.used), and
+# stale entries of the same kind go (_gs_cache_prune).
 _gs_cached() {
 	local target=$1 fd tmp old
 	shift
 	if [ -f "$target/.complete" ]; then
+		touch "$target/.used" 2>/dev/null
+		_gs_cache_prune "$target"
 		echo "$target"
 		return 0
 	fi
@@ -148,6 +174,8 @@ _gs_cached() {
 		mv -T "$tmp" "$target"
 	fi
 	exec {fd}>&-
+	touch "$target/.used" 2>/dev/null
+	_gs_cache_prune "$target"
 	echo "$target"
 }
 
