@@ -33,6 +33,9 @@ _sys_build_debs() { # OUT
 		cd "$src" || exit 1
 		[ -f Makefile ] && make distclean
 		[ -x configure ] || ./autogen.sh
+		# Not the MAKEFLAGS of a "make check" this test may run under:
+		# they carry its TEST_LOGS into the package's own make check.
+		unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 		./configure --disable-dependency-tracking && make deb
 	) >"$out/build.log" 2>&1 || {
 		tail -n 40 "$out/build.log" >&2
