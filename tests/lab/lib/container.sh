@@ -277,3 +277,79 @@ container_stop() {
 	rmdir "/run/systemd/nspawn/propagate/$(_c_machine "$name")" 2>/dev/null || true
 	rm -f "$d/nspawn.pid" "$d/leader.pid"
 }
+
+# container_reboot NAME [TIMEOUT_S [NSPAWN_ARG...]]: reboot a booted
+# container from inside ("systemctl reboot") and boot it again on the same
+# overlay, whose upper dir keeps everything the container wrote:
+# container_reboot_halt, then container_boot NAME NSPAWN_ARG... (pass the
+# first boot's arguments again). Returns once the new PID 1 exists (then
+# container_wait_running).
+container_reboot() {
+	local name=$1 timeout=${2:-60}
+	shift
+	[ $# -gt 0 ] && shift
+	container_reboot_halt "$name" "$timeout"
+	container_boot "$name" "$@"
+}
+
+# container_reboot_halt NAME [TIMEOUT_S]: the first half of a reboot, for
+# a test that changes something between the two boots. systemd-nspawn does
+# not reboot a container by itself: it exits with status 133 when its
+# container reboots (on a systemd host, systemd-nspawn@.service starts it
+# again: RestartForceExitStatus=133); here nothing does. So: "systemctl
+# reboot" inside, wait up to TIMEOUT_S (default 60) for nspawn to exit,
+# fail unless it exited with 133, release its cgroups as container_stop
+# does, and keep the console log of the boot that ended as console.N.log.
+# The overlay stays mounted; container_boot starts the next boot. Call it
+# from the shell that ran container_boot: only that shell can read
+# nspawn's exit status.
+container_reboot_halt() {
+	local name=$1 timeout=${2:-60} d pid rc i n
+	d=$(_c_dir "$name")
+	pid=$(cat "$d/nspawn.pid" 2>/dev/null) || lab_fail "container $name is not booted"
+	container_running "$name" || lab_fail "container $name is not running"
+	# Its exit status means nothing: the reboot may kill it first.
+	container_exec "$name" timeout 10 systemctl reboot >&2 2>&1 || true
+	for ((i = 0; i < timeout * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && lab_fail "container $name did not reboot within ${timeout}s"
+	wait "$pid"
+	rc=$?
+	[ "$rc" = 127 ] && lab_fail "container_reboot $name: nspawn (pid $pid) is not a child of this shell"
+	[ "$rc" = 133 ] || {
+		tail -n 20 "$d/console.log" >&2
+		lab_fail "systemd-nspawn for $name exited with status $rc after systemctl reboot, expected 133 (reboot)"
+	}
+	_c_release "$name"
+	for ((n = 1; n < 100; n++)); do [ -e "$d/console.$n.log" ] || break; done
+	mv "$d/console.log" "$d/console.$n.log"
+	lab_add_log "$d/console.$n.log"
+}
+
+# _c_release NAME: after its nspawn exited, what container_stop does
+# between the exit and the unmount: kill what is left in its cgroups (by
+# PID), remove them, forget its PIDs. The overlay stays mounted.
+_c_release() {
+	local name=$1 d cg i left
+	d=$(_c_dir "$name")
+	if [ -f "$d/cgroups" ]; then
+		for ((i = 0; i < 20; i++)); do
+			left=$(while read -r cg; do
+				find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null
+			done <"$d/cgroups" | sort -u)
+			[ -z "$left" ] && break
+			# shellcheck disable=SC2086
+			kill -KILL $left 2>/dev/null || true
+			sleep 0.1
+		done
+		while read -r cg; do
+			[ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+			[ -d "$cg" ] && lab_fail "cannot remove cgroup $cg of container $name"
+		done <"$d/cgroups"
+		rm -f "$d/cgroups"
+	fi
+	rmdir "/run/systemd/nspawn/propagate/$(_c_machine "$name")" 2>/dev/null || true
+	rm -f "$d/nspawn.pid" "$d/leader.pid"
+}
