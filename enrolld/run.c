@@ -185,7 +185,8 @@ run_steps(struct agent *a, enum step_id until)
 			 step_name(until));
 		return AGENT_EXIT_OK;
 	}
-	if (first < _STEP_MAX)
+	if (first > STEP_PREFLIGHT ||
+	    a->state.steps[STEP_PREFLIGHT].state != STEP_STATE_PENDING)
 		log_info("resuming at step %s", step_name(first));
 	progress_flush(a); /* what an earlier run could not deliver */
 	for (id = first; id < _STEP_MAX; id++) {

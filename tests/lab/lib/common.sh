@@ -88,8 +88,11 @@ lab_cleanup() {
 
 _lab_exit_trap() {
 	local rc=$?
-	trap - EXIT INT TERM HUP USR1
-	trap '' PIPE
+	# Ignored, not reset: a second TERM (lab_fail in a subshell signals
+	# this shell) must not kill the cleanup halfway. Every cleanup step
+	# is bounded in time.
+	trap - EXIT
+	trap '' INT TERM HUP USR1 PIPE
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "${LAB_TMP:-}" ]; then
 		lab_show_logs >&2 || true
 	fi
