@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "aptsrc.h"
 #include "conf.h"
 #include "fileio.h"
 #include "log.h"
@@ -91,53 +92,10 @@ is_hex_fingerprint(const char *s)
 	return (n == 40 || n == 64) && strspn(s, "0123456789ABCDEF") == n;
 }
 
-/* Letters, digits and the characters of extra. */
-static bool
-chars_in(const char *s, const char *extra)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr(extra, *s)))
-			return false;
-	return true;
-}
-
-/* What the agent accepts (enrolld/plan.c): checked here too, so that a
- * typo stops the server at start instead of every node at its packages
- * step. */
-static bool
-apt_uri_valid(const char *s)
-{
-	const char *rest = startswith(s, "https://");
-
-	if (!rest)
-		rest = startswith(s, "http://");
-	return rest && *rest && strlen(s) <= 512 &&
-	       chars_in(rest, "-._~:/?[]@!$&'()*+,;=%");
-}
-
-static bool
-apt_suite_valid(const char *s)
-{
-	return *s && strlen(s) <= 64 && s[0] != '-' && chars_in(s, "._/-");
-}
-
-static bool
-apt_component_valid(const char *s)
-{
-	return *s && strlen(s) <= 64 && s[0] != '-' && chars_in(s, "._-");
-}
-
-static bool
-ends_with_slash(const char *s)
-{
-	return *s && s[strlen(s) - 1] == '/';
-}
-
 bool
 apt_source_is_flat(const struct apt_source *a)
 {
-	return a->suite && ends_with_slash(a->suite);
+	return a->suite && aptsrc_suite_is_flat(a->suite);
 }
 
 /* NAME URI SUITE COMPONENT KEYFILE FINGERPRINT, separated by blanks. A
@@ -160,10 +118,10 @@ parse_apt_source(const char *value, struct apt_source *a)
 		f[n++] = tok;
 	if (n != 6 || tok)
 		return -EINVAL;
-	flat = ends_with_slash(f[2]);
-	if (!name_is_dns_label(f[0]) || !apt_uri_valid(f[1]) ||
-	    !apt_suite_valid(f[2]) ||
-	    (flat ? !streq(f[3], "-") : !apt_component_valid(f[3])) ||
+	flat = aptsrc_suite_is_flat(f[2]);
+	if (!name_is_dns_label(f[0]) || !aptsrc_uri_valid(f[1]) ||
+	    !aptsrc_suite_valid(f[2]) ||
+	    (flat ? !streq(f[3], "-") : !aptsrc_component_valid(f[3])) ||
 	    f[4][0] != '/' || !is_hex_fingerprint(f[5]))
 		return -EINVAL;
 	*a = (struct apt_source){

@@ -8,6 +8,7 @@
 #include <limits.h>
 
 #include "agent-enroll.h"
+#include "aptsrc.h"
 #include "fileio.h"
 #include "name.h"
 #include "netif.h"
@@ -52,35 +53,6 @@ chars_in(const char *s, const char *extra)
 		      (*s >= '0' && *s <= '9') || strchr(extra, *s)))
 			return false;
 	return true;
-}
-
-static bool
-endswith_slash(const char *s)
-{
-	return *s && s[strlen(s) - 1] == '/';
-}
-
-bool
-plan_uri_valid(const char *s)
-{
-	const char *rest = startswith(s, "https://");
-
-	if (!rest)
-		rest = startswith(s, "http://");
-	return rest && *rest && strlen(s) <= 512 &&
-	       chars_in(rest, "-._~:/?[]@!$&'()*+,;=%");
-}
-
-bool
-plan_suite_valid(const char *s)
-{
-	return *s && strlen(s) <= 64 && s[0] != '-' && chars_in(s, "._/-");
-}
-
-bool
-plan_component_valid(const char *s)
-{
-	return *s && strlen(s) <= 64 && s[0] != '-' && chars_in(s, "._-");
 }
 
 bool
@@ -375,16 +347,16 @@ source_get(json_t *s, struct plan_source *p, char *err, size_t errsz)
 	    (r = get_str(s, "apt_sources[]", "fingerprint", true, &fpr, err,
 			 errsz)) < 0 ||
 	    (r = get_strs(s, "apt_sources[]", "components",
-			  plan_component_valid, p->components,
+			  aptsrc_component_valid, p->components,
 			  PLAN_COMPONENTS_MAX, &p->n_components, err, errsz)) <
 		    0)
 		return r;
 	if (!name_is_dns_label(p->name))
 		return bad(err, errsz, "apt_sources[]", "name");
-	if (!plan_uri_valid(p->uri))
+	if (!aptsrc_uri_valid(p->uri))
 		return bad(err, errsz, "apt_sources[]", "uri");
-	if (!plan_suite_valid(p->suite) ||
-	    (endswith_slash(p->suite) != (p->n_components == 0)))
+	if (!aptsrc_suite_valid(p->suite) ||
+	    (aptsrc_suite_is_flat(p->suite) != (p->n_components == 0)))
 		return bad(err, errsz, "apt_sources[]", "suite");
 	p->key = armor_start(p->key, PLAN_KEY_MAX, PGP_BEGIN, PGP_END);
 	if (!p->key)

@@ -76,8 +76,5 @@ int plan_version_minor(const char *version, unsigned *ret_major,
 /* Full fingerprint: 40 or 64 hex digits, spaces ignored; uppercased. */
 int plan_fingerprint_normalize(const char *s, char ret[PLAN_FPR_MAX + 1]);
 /* Syntax checks shared with the tests. */
-bool plan_uri_valid(const char *s);
-bool plan_suite_valid(const char *s);
-bool plan_component_valid(const char *s);
 bool plan_package_name_valid(const char *s);
 bool plan_image_valid(const char *s);
