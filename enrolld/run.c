@@ -188,7 +188,9 @@ run_steps(struct agent *a, enum step_id until)
 	if (first > STEP_PREFLIGHT ||
 	    a->state.steps[STEP_PREFLIGHT].state != STEP_STATE_PENDING)
 		log_info("resuming at step %s", step_name(first));
-	progress_flush(a); /* what an earlier run could not deliver */
+	/* What an earlier run could not deliver goes with the first step's
+	 * outcome (run_step flushes every undelivered one): an unreachable
+	 * server must not hold up the work before it starts. */
 	for (id = first; id < _STEP_MAX; id++) {
 		code = run_step(a, id);
 		if (code == AGENT_EXIT_OK && id == STEP_DONE &&
