@@ -154,29 +154,11 @@ img_check
 lab_ok "image: agent, containerd, openvpn, cloud-init, kubeadm/kubelet/kubectl $GS_K8S_VERSION-1.1 held; units enabled; no token, no state, empty machine-id, no apt sources"
 
 # --- 2. the master site -------------------------------------------------------
-mkdir -p "$LAB_TMP/bin" "$LAB_TMP/tokens" "$LAB_TMP/debs"
-chmod 700 "$LAB_TMP/tokens"
-cp "$GS_BUILDDIR/geostage-bootstrap" "$GS_BUILDDIR/tests/standins/kube-apiserver-standin" "$LAB_TMP/bin/"
-# shellcheck disable=SC2034 # all read by the lab's library (geostage.sh)
-{
-	GS_BOOT_BIN=$LAB_TMP/bin/geostage-bootstrap
-	GS_BOOT=$LAB_TMP/boot
-	GS_KUBE=$LAB_TMP/kube
-	GS_REPO=$LAB_TMP/repo
-	GS_MGMT=$LAB_TMP/vpnmgmt
-}
+gs_workdir
 # The site's repository has the agent too (cloud-init's "packages:" finds
 # it installed at the same version).
 cp "$SYS_DEBS"/geostage-enrolld_*.deb "$LAB_TMP/debs/"
-lab_time_start master
-net_setup
-ip -n "$(net_ns srv)" addr add "$GS_API_ADDR/24" dev eth0 || lab_fail "adding $GS_API_ADDR to srv"
-gs_repo_up
-gs_api_up
-gs_boot_init
-gs_vpn_up
-gs_boot_start
-lab_time_end master "master site: apt repo, API stand-in, bootstrap, OpenVPN"
+gs_master_up
 
 # --- 3. a node booted from the image ---------------------------------------------
 # The read-only view: the lab stamp over the image.

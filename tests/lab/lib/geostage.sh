@@ -292,18 +292,9 @@ gs_prereqs() {
 gs_setup() {
 	lab_need_pkgs debootstrap systemd-container nftables iproute2 iputils-ping \
 		openvpn openssl socat busybox apt-utils gnupg curl jq binutils pkg-config gcc
-	mkdir -p "$LAB_TMP/bin" "$LAB_TMP/tokens"
-	chmod 700 "$LAB_TMP/tokens"
-	# Copies: a rebuild in the tree during the run must not change them.
-	cp "$GS_BUILDDIR/geostage-bootstrap" "$LAB_TMP/bin/"
-	cp "$GS_BUILDDIR/tests/standins/kube-apiserver-standin" "$LAB_TMP/bin/"
-	GS_BOOT_BIN=$LAB_TMP/bin/geostage-bootstrap
+	gs_workdir
 	cc -std=gnu11 -O2 -Wall -Wextra -shared -fPIC -o "$LAB_TMP/bin/hold-rename.so" \
 		"$LAB_LIB_DIR/../hold-rename.c" -ldl || lab_fail "building hold-rename.so"
-	GS_BOOT=$LAB_TMP/boot
-	GS_KUBE=$LAB_TMP/kube
-	GS_REPO=$LAB_TMP/repo
-	GS_MGMT=$LAB_TMP/vpnmgmt
 
 	lab_time_start artefacts
 	GS_ROOTFS=$(rootfs_ensure) || lab_fail "base rootfs"
@@ -315,16 +306,7 @@ gs_setup() {
 	lab_time_end artefacts "rootfs, agent build, .debs (cached: ~0)"
 	lab_log "agent for the containers: $GS_AGENT ($(cat "$(dirname "$GS_AGENT")/version"))"
 
-	lab_time_start master
-	net_setup
-	ip -n "$(net_ns srv)" addr add "$GS_API_ADDR/24" dev eth0 ||
-		lab_fail "adding $GS_API_ADDR to srv"
-	gs_repo_up
-	gs_api_up
-	gs_boot_init
-	gs_vpn_up
-	gs_boot_start
-	lab_time_end master "master site: apt repo, API stand-in, bootstrap, OpenVPN"
+	gs_master_up
 
 	lab_time_start boot
 	local spec specs=("${GS_SPEC[@]}")
@@ -343,6 +325,37 @@ gs_setup() {
 		[ "$st" = running ] || lab_fail "container $n booted '$st', expected running"
 	done
 	lab_time_end boot "prepare and boot ${#specs[@]} containers"
+}
+
+# gs_workdir: the run's copies of the in-tree server and API stand-in (a
+# rebuild in the tree during the run must not change them), and where the
+# master site keeps its state.
+gs_workdir() {
+	mkdir -p "$LAB_TMP/bin" "$LAB_TMP/tokens" "$LAB_TMP/debs"
+	chmod 700 "$LAB_TMP/tokens"
+	cp "$GS_BUILDDIR/geostage-bootstrap" "$LAB_TMP/bin/"
+	cp "$GS_BUILDDIR/tests/standins/kube-apiserver-standin" "$LAB_TMP/bin/"
+	GS_BOOT_BIN=$LAB_TMP/bin/geostage-bootstrap
+	GS_BOOT=$LAB_TMP/boot
+	GS_KUBE=$LAB_TMP/kube
+	GS_REPO=$LAB_TMP/repo
+	GS_MGMT=$LAB_TMP/vpnmgmt
+}
+
+# gs_master_up: the master site on the lab's network: the signed apt
+# repository (the .debs in $LAB_TMP/debs, plus the stand-in and Debian
+# ones), the API stand-in, the bootstrap server, OpenVPN.
+gs_master_up() {
+	lab_time_start master
+	net_setup
+	ip -n "$(net_ns srv)" addr add "$GS_API_ADDR/24" dev eth0 ||
+		lab_fail "adding $GS_API_ADDR to srv"
+	gs_repo_up
+	gs_api_up
+	gs_boot_init
+	gs_vpn_up
+	gs_boot_start
+	lab_time_end master "master site: apt repo, API stand-in, bootstrap, OpenVPN"
 }
 
 gs_repo_up() {
@@ -1157,13 +1170,15 @@ gs_kill_dpkg() {
 	local n=$1 unit i
 	_gs_until_before "$n" packages
 	unit=$(gs_agent_unit "$n" packages)
+	# apt-get's own dpkg runs (--status-fd), not the agent's short
+	# "dpkg --configure -a" before them.
 	for ((i = 0; i < 600; i++)); do
-		container_exec "$n" pgrep -x dpkg >/dev/null && break
-		_gs_step_is "$n" packages "done" && lab_fail "$n: packages ended before dpkg was seen"
+		container_exec "$n" pgrep -a -x dpkg 2>/dev/null | grep -e '--status-fd' \
+			>"$LAB_TMP/dpkg-killed" && break
+		_gs_step_is "$n" packages "done" && lab_fail "$n: packages ended before apt-get ran dpkg"
 		sleep 0.05
 	done
-	container_exec "$n" pgrep -x dpkg >/dev/null || lab_fail "$n: dpkg never ran in packages"
-	container_exec "$n" pgrep -a dpkg >"$LAB_TMP/dpkg-killed" 2>&1 || true
+	[ -s "$LAB_TMP/dpkg-killed" ] || lab_fail "$n: apt-get never ran dpkg in packages"
 	gs_kill_unit "$n" "$unit"
 	lab_wait 10 "dpkg to die with the agent's unit" eval "! container_exec $n pgrep -x dpkg"
 	_gs_killed "$n" packages "while dpkg ran (and died with the unit)"

@@ -89,15 +89,7 @@ sys_debian_debs() {
 sys_master_up() {
 	lab_need_pkgs debootstrap systemd-container nftables iproute2 iputils-ping \
 		openvpn openssl busybox apt-utils gnupg curl jq dpkg-dev
-	mkdir -p "$LAB_TMP/bin" "$LAB_TMP/tokens"
-	chmod 700 "$LAB_TMP/tokens"
-	cp "$GS_BUILDDIR/geostage-bootstrap" "$LAB_TMP/bin/"
-	cp "$GS_BUILDDIR/tests/standins/kube-apiserver-standin" "$LAB_TMP/bin/"
-	GS_BOOT_BIN=$LAB_TMP/bin/geostage-bootstrap
-	GS_BOOT=$LAB_TMP/boot
-	GS_KUBE=$LAB_TMP/kube
-	GS_REPO=$LAB_TMP/repo
-	GS_MGMT=$LAB_TMP/vpnmgmt
+	gs_workdir
 
 	lab_time_start artefacts
 	GS_ROOTFS=$(rootfs_ensure) || lab_fail "base rootfs"
@@ -112,25 +104,17 @@ sys_master_up() {
 		lab_fail "no geostage-enrolld_*.deb and geostage-bootstrap_*.deb in $SYS_DEBS"
 	fi
 	SYS_ENROLLD_VERSION=$(dpkg-deb -f "$SYS_ENROLLD_DEB" Version)
+	# shellcheck disable=SC2034 # both read by gs_master_up (geostage.sh)
 	GS_STANDIN_DEBS=$(gs_standin_debs) || lab_fail "stand-in .debs"
+	# shellcheck disable=SC2034
 	GS_DEBIAN_DEBS=$(sys_debian_debs "$GS_ROOTFS" "$SYS_ENROLLD_DEB") || lab_fail "Debian .debs"
 	lab_time_end artefacts "rootfs, geostage .debs, stand-in and Debian .debs (cached: ~0)"
 	lab_log "agent package: $(basename "$SYS_ENROLLD_DEB")"
 
-	lab_time_start master
-	net_setup
-	ip -n "$(net_ns srv)" addr add "$GS_API_ADDR/24" dev eth0 ||
-		lab_fail "adding $GS_API_ADDR to srv"
-	# gs_repo_up adds the stand-in and Debian .debs to these.
-	mkdir -p "$LAB_TMP/debs"
+	# gs_master_up's repository adds the stand-in and Debian .debs.
 	cp "$SYS_DEBS"/geostage-bootstrap_*.deb "$SYS_DEBS"/geostage-enrolld_*.deb "$LAB_TMP/debs/" ||
 		lab_fail "collecting the geostage .debs"
-	gs_repo_up
-	gs_api_up
-	gs_boot_init
-	gs_vpn_up
-	gs_boot_start
-	lab_time_end master "master site: apt repo, API stand-in, bootstrap, OpenVPN"
+	gs_master_up
 }
 
 # sys_node_prepare NAME ROOTFS [persistent]: the container on the
