@@ -101,7 +101,7 @@ compgen -G "$SYS_DEBS/geostage-enrolld_*.deb" >/dev/null || lab_fail "no geostag
 # image_cached KERNEL: the cached image dir (its parent has the lab layer).
 image_cached() {
 	local key
-	key=$(_gs_hash "recipe=$IMAGE_TEST_RECIPE" "$IMG_SCRIPT" "kernel=$1" \
+	key=$(_gs_hash "recipe=$IMAGE_TEST_RECIPE" "$IMG_SCRIPT" "${IMG_SCRIPT%/*}/disk.sh" "kernel=$1" \
 		"rootfs=$(basename "$CI_ROOTFS")" "$CI_ROOTFS/etc/geostage-lab-rootfs" \
 		"k8s=$GS_K8S_VERSION" "$SYS_DEBS"/geostage-enrolld_*.deb \
 		"$(basename "$GS_STANDIN_DEBS")" "$(basename "$GS_DEBIAN_DEBS")")
