@@ -70,7 +70,19 @@ GS_API_ADDR=192.168.10.253
 GS_API=$GS_API_ADDR:6443
 GS_BOOT_PORT=8443
 GS_URL=https://$GS_MASTER_WAN:$GS_BOOT_PORT
-GS_REPO_URL=http://$GS_MASTER_WAN/debian
+# The master site's repository: the lab's own (apt-repo.sh, a "dists"
+# layout), or with GS_REPO_MODE=make-repo the product's flat repository of
+# packaging/repo/make-repo (the system tests: what an operator serves).
+GS_REPO_MODE=${GS_REPO_MODE:-lab}
+if [ "$GS_REPO_MODE" = make-repo ]; then
+	GS_REPO_URL=http://$GS_MASTER_WAN/flat
+	GS_APT_SUITE=./
+	GS_APT_COMPONENT=-
+else
+	GS_REPO_URL=http://$GS_MASTER_WAN/debian
+	GS_APT_SUITE=$APT_REPO_SUITE
+	GS_APT_COMPONENT=$APT_REPO_COMPONENT
+fi
 GS_VPN_NET=10.99.0.0/16
 GS_MASTER_PREFIX=192.168.10.0/24
 GS_SOLO_PREFIX=203.0.113.40/29
@@ -362,7 +374,21 @@ gs_repo_up() {
 	local d=$LAB_TMP/debs
 	mkdir -p "$d"
 	cp "$GS_STANDIN_DEBS"/*.deb "$GS_DEBIAN_DEBS"/*.deb "$d/" || lab_fail "collecting the .debs"
-	apt_repo_build "$d" "$GS_REPO"
+	if [ "$GS_REPO_MODE" = make-repo ]; then
+		mkdir -p "$GS_REPO"
+		mkdir -m 700 "$LAB_TMP/repo-key"
+		bash "$GS_TOP/packaging/repo/make-repo" --output "$GS_REPO/flat" \
+			--key-dir "$LAB_TMP/repo-key" --name geostage-lab --url "$GS_REPO_URL" \
+			"$d" >"$LAB_TMP/make-repo.out" 2>"$LAB_TMP/make-repo.log" || {
+			cat "$LAB_TMP/make-repo.log" >&2
+			lab_fail "packaging/repo/make-repo"
+		}
+		lab_log "make-repo: $(cat "$LAB_TMP/make-repo.out")"
+		# apt_repo_serve checks the server with /key.asc.
+		cp "$GS_REPO/flat/key.asc" "$GS_REPO/flat/fingerprint" "$GS_REPO/"
+	else
+		apt_repo_build "$d" "$GS_REPO"
+	fi
 	apt_repo_serve "$GS_REPO"
 	# Reachable before any VPN: from the internet at r-master's address.
 	net_forward_port tcp 80 "$GS_SRV"
@@ -417,7 +443,7 @@ gs_boot_init() {
 	cat >>"$GS_BOOT/bootstrap.conf" <<-EOF
 		# added by tests/lab/lib/geostage.sh
 		kubernetes_version = $GS_K8S_VERSION
-		apt_source = geostage-lab $GS_REPO_URL $APT_REPO_SUITE $APT_REPO_COMPONENT $GS_REPO/key.asc $(cat "$GS_REPO/fingerprint")
+		apt_source = geostage-lab $GS_REPO_URL $GS_APT_SUITE $GS_APT_COMPONENT $GS_REPO/key.asc $(cat "$GS_REPO/fingerprint")
 	EOF
 	B site add tokyo --prefix "${NET_SITE_LAN[tokyo]}.0/24" --mode routed \
 		--gateway "${NET_SITE_LAN[tokyo]}.10" >/dev/null || lab_fail "site add tokyo"

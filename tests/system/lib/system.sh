@@ -49,6 +49,9 @@
 # GEOSTAGE_SYS_DEBS=DIR uses the geostage .debs in DIR instead of building
 # them with `make deb` (sys_debs), e.g. while `make deb` cannot run.
 
+# The master site serves the product's own flat repository
+# (packaging/repo/make-repo), as an operator would (geostage.sh).
+: "${GS_REPO_MODE:=make-repo}"
 # shellcheck source=debs.sh
 . "$(dirname "${BASH_SOURCE[0]}")/debs.sh"
 
@@ -151,8 +154,8 @@ sys_add_repo() {
 		echo "# geostage lab: the master site's repository (tests/system/lib/system.sh)"
 		echo "Types: deb"
 		echo "URIs: $GS_REPO_URL"
-		echo "Suites: $APT_REPO_SUITE"
-		echo "Components: $APT_REPO_COMPONENT"
+		echo "Suites: $GS_APT_SUITE"
+		[ "$GS_APT_COMPONENT" = - ] || echo "Components: $GS_APT_COMPONENT"
 		echo "Signed-By: /etc/apt/keyrings/geostage-lab.asc"
 	} >"$LAB_TMP/geostage-lab.sources"
 	container_copy_in "$name" "$GS_REPO/key.asc" /etc/apt/keyrings/geostage-lab.asc 0644
