@@ -360,6 +360,26 @@ spawn_describe(const struct spawn_result *r, unsigned timeout_ms, char *buf,
 }
 
 void
+spawn_reason_line(const char *text, char *buf, size_t size)
+{
+	const char *p = text, *end;
+	char line[1024];
+	size_t n;
+
+	for (; p && *p; p = end ? end + 1 : NULL) {
+		end = strchr(p, '\n');
+		if (!startswith(p, "E: "))
+			continue;
+		n = MIN(end ? (size_t)(end - p) : strlen(p), sizeof(line) - 1);
+		memcpy(line, p, n);
+		line[n] = '\0';
+		agent_sanitize(buf, size, line);
+		return;
+	}
+	spawn_last_line(text, buf, size);
+}
+
+void
 spawn_last_line(const char *text, char *buf, size_t size)
 {
 	const char *end, *start;

@@ -53,3 +53,7 @@ void spawn_describe(const struct spawn_result *r, unsigned timeout_ms,
 /* The last non-empty line of text (stderr, usually), printable ASCII, at
  * most size - 1 bytes: the line that says why. "" when none. */
 void spawn_last_line(const char *text, char *buf, size_t size);
+/* The line that says why a program failed: the first "E: " line (apt's
+ * errors, which may be followed by a generic one such as "E: The list of
+ * sources could not be read."), else the last non-empty line. */
+void spawn_reason_line(const char *text, char *buf, size_t size);

@@ -125,8 +125,8 @@ step_fail_spawn(struct step_ctx *ctx, enum agent_fail fail, const char *what,
 	char how[96], line[256];
 
 	spawn_describe(res, timeout_s * 1000, how, sizeof(how));
-	spawn_last_line(res->err && res->err[0] ? res->err : res->out, line,
-			sizeof(line));
+	spawn_reason_line(res->err && res->err[0] ? res->err : res->out, line,
+			  sizeof(line));
 	return step_fail(ctx, fail, -EIO, "%s: %s %s%s%s", what, argv[0], how,
 			 line[0] ? ": " : "", line);
 }

@@ -268,6 +268,25 @@ test_last_line(void **state)
 	assert_int_equal(strlen(line), sizeof(line) - 1);
 }
 
+static void
+test_reason_line(void **state)
+{
+	char line[64];
+
+	(void)state;
+	/* apt: the first error names the cause, the last one is generic. */
+	spawn_reason_line("W: a warning\nE: Conflicting values\r\n"
+			  "E: The list of sources could not be read.\n",
+			  line, sizeof(line));
+	assert_string_equal(line, "E: Conflicting values?");
+	spawn_reason_line("a\nno error prefix\n", line, sizeof(line));
+	assert_string_equal(line, "no error prefix");
+	spawn_reason_line("E: last line, no newline", line, sizeof(line));
+	assert_string_equal(line, "E: last line, no newline");
+	spawn_reason_line(NULL, line, sizeof(line));
+	assert_string_equal(line, "");
+}
+
 int
 main(void)
 {
@@ -283,6 +302,7 @@ main(void)
 		cmocka_unit_test(test_leftover_grandchild),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_last_line),
+		cmocka_unit_test(test_reason_line),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
