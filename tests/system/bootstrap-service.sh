@@ -202,56 +202,7 @@ svc_checks() {
 # ---------------------------------------------------------------------------
 # The package's Depends that the base rootfs lacks, as Debian .debs
 
-# bs_missing_deps DEB ROOTFS: per Depends group, the first alternative when
-# no alternative is installed in ROOTFS.
-bs_missing_deps() {
-	local grp alt ok first
-	while IFS= read -r grp; do
-		ok=0 first=
-		while IFS= read -r alt; do
-			alt=$(sed -E 's/\(.*\)//; s/:any//; s/[[:space:]]//g' <<<"$alt")
-			[ -n "$alt" ] || continue
-			[ -n "$first" ] || first=$alt
-			if dpkg-query --admindir="$2/var/lib/dpkg" -W -f='${Status}' "$alt" 2>/dev/null |
-				grep -q 'ok installed$'; then
-				ok=1
-			fi
-		done < <(tr '|' '\n' <<<"$grp")
-		[ "$ok" = 1 ] || [ -z "$first" ] || echo "$first"
-	done < <(dpkg-deb -f "$1" Depends | tr ',' '\n')
-}
-
-# _bs_fetch_debs ROOTFS PKG... OUT: PKG... and what they need beyond
-# ROOTFS (apt resolves against the rootfs's dpkg status), downloaded with
-# the host's apt (a variant of geostage.sh's _gs_fetch_debian_debs).
-_bs_fetch_debs() {
-	local rootfs=$1 out=${!#} pkgs=("${@:2:$#-2}")
-	local apt=(apt-get -q -o DPkg::Lock::Timeout=900 -o APT::Sandbox::User=root)
-	mkdir -p "$out/partial"
-	lab_log "fetching ${pkgs[*]} and their dependencies beyond the base rootfs"
-	_bs_fetch_try() {
-		"${apt[@]}" install --download-only -y --no-install-recommends \
-			-o Dir::State::status="$rootfs/var/lib/dpkg/status" \
-			-o Dir::Cache::archives="$out" -o Debug::NoLocking=1 "${pkgs[@]}"
-	}
-	if ! _bs_fetch_try >"$out/fetch.log" 2>&1; then
-		"${apt[@]}" update >>"$out/fetch.log" 2>&1
-		_bs_fetch_try >>"$out/fetch.log" 2>&1 || {
-			tail -n 20 "$out/fetch.log" >&2
-			return 1
-		}
-	fi
-	rm -rf "$out/partial" "$out/lock"
-	ls "$out"/*.deb >/dev/null || return 1
-}
-
-bs_debian_debs() { # ROOTFS PKG...: prints the cached directory
-	local rootfs=$1 key
-	shift
-	key=$(_gs_hash "bootstrap-deps=$(printf '%s\n' "$@" | sort -u | paste -sd,)" \
-		"rootfs=$(basename "$rootfs")" "$rootfs/etc/geostage-lab-rootfs")
-	_gs_cached "$GEOSTAGE_TEST_CACHE/debian-debs-$key" _bs_fetch_debs "$rootfs" "$@"
-}
+# (gs_missing_depends and gs_debian_debs, tests/lab/lib/geostage.sh)
 
 # ---------------------------------------------------------------------------
 lab_init
@@ -284,10 +235,10 @@ V1=$(dpkg-deb -f "$DEB1" Version)
 V2=$V1+lab1
 dpkg --compare-versions "$V2" gt "$V1" || lab_fail "$V2 is not newer than $V1"
 ROOTFS=$(rootfs_ensure) || lab_fail "base rootfs"
-mapfile -t MISSING < <(bs_missing_deps "$DEB1" "$ROOTFS")
+mapfile -t MISSING < <(gs_missing_depends "$DEB1" "$ROOTFS")
 DEPDEBS=
 if [ ${#MISSING[@]} -gt 0 ]; then
-	DEPDEBS=$(bs_debian_debs "$ROOTFS" "${MISSING[@]}") || lab_fail "Debian .debs"
+	DEPDEBS=$(gs_debian_debs "$ROOTFS" "${MISSING[@]}") || lab_fail "Debian .debs"
 fi
 mkdir -p "$LAB_TMP/debs" "$LAB_TMP/agent"
 cp "$DEB1" "$LAB_TMP/debs/" || lab_fail "copying $DEB1"

@@ -250,16 +250,16 @@ gs_standin_debs() {
 # they need that the base rootfs lacks (apt resolves against the rootfs's
 # own dpkg status), downloaded with the host's apt; the named packages
 # that the rootfs has already are fetched alone with apt-get download.
-_gs_fetch_debian_debs() { # ROOTFS OUT
-	local rootfs=$1 out=$2 p
+_gs_fetch_debian_debs() { # ROOTFS PKG... OUT
+	local rootfs=$1 out=${!#} pkgs=("${@:2:$#-2}") p
 	local apt=(apt-get -q -o DPkg::Lock::Timeout=900 -o APT::Sandbox::User=root)
 	mkdir -p "$out/partial"
-	lab_log "fetching ${GS_DEBIAN_PKGS[*]} and their dependencies beyond the base rootfs"
+	lab_log "fetching ${pkgs[*]} and their dependencies beyond the base rootfs"
 	_gs_fetch_try() {
 		"${apt[@]}" install --download-only -y --no-install-recommends \
 			-o Dir::State::status="$rootfs/var/lib/dpkg/status" \
 			-o Dir::Cache::archives="$out" -o Debug::NoLocking=1 \
-			"${GS_DEBIAN_PKGS[@]}"
+			"${pkgs[@]}"
 	}
 	if ! _gs_fetch_try >"$out/fetch.log" 2>&1; then
 		"${apt[@]}" update >>"$out/fetch.log" 2>&1
@@ -268,7 +268,7 @@ _gs_fetch_debian_debs() { # ROOTFS OUT
 			return 1
 		}
 	fi
-	for p in "${GS_DEBIAN_PKGS[@]}"; do
+	for p in "${pkgs[@]}"; do
 		compgen -G "$out/${p}_*.deb" >/dev/null && continue
 		(cd "$out" && "${apt[@]}" download "$p") >>"$out/fetch.log" 2>&1 || {
 			tail -n 20 "$out/fetch.log" >&2
@@ -279,12 +279,36 @@ _gs_fetch_debian_debs() { # ROOTFS OUT
 	ls "$out"/*.deb >/dev/null || return 1
 }
 
-# gs_debian_debs ROOTFS: prints the cached directory of those .debs.
+# gs_debian_debs ROOTFS [PKG...]: prints the cached directory of those
+# .debs (default: GS_DEBIAN_PKGS, what the lab's repository serves).
 gs_debian_debs() {
-	local rootfs=$1 key
-	key=$(_gs_hash "pkgs=$(printf '%s\n' "${GS_DEBIAN_PKGS[@]}" | sort -u | paste -sd,)" \
+	local rootfs=$1 key pkgs
+	shift
+	pkgs=("$@")
+	[ ${#pkgs[@]} -gt 0 ] || pkgs=("${GS_DEBIAN_PKGS[@]}")
+	key=$(_gs_hash "pkgs=$(printf '%s\n' "${pkgs[@]}" | sort -u | paste -sd,)" \
 		"rootfs=$(basename "$rootfs")" "$rootfs/etc/geostage-lab-rootfs")
-	_gs_cached "$GEOSTAGE_TEST_CACHE/debian-debs-$key" _gs_fetch_debian_debs "$rootfs"
+	_gs_cached "$GEOSTAGE_TEST_CACHE/debian-debs-$key" _gs_fetch_debian_debs "$rootfs" "${pkgs[@]}"
+}
+
+# gs_missing_depends DEB ROOTFS: what DEB's Depends: need that ROOTFS
+# lacks: per Depends group, the first alternative when none is installed.
+gs_missing_depends() {
+	local grp alt ok first
+	while IFS= read -r grp; do
+		ok=0 first=
+		while IFS= read -r alt; do
+			alt=$(sed -E 's/\(.*\)//; s/:any//; s/[[:space:]]//g' <<<"$alt")
+			[ -n "$alt" ] || continue
+			[ -n "$first" ] || first=$alt
+			# shellcheck disable=SC2016 # dpkg-query's format, not the shell's
+			if dpkg-query --admindir="$2/var/lib/dpkg" -W -f='${Status}' "$alt" 2>/dev/null |
+				grep -q 'ok installed$'; then
+				ok=1
+			fi
+		done < <(tr '|' '\n' <<<"$grp")
+		[ "$ok" = 1 ] || [ -z "$first" ] || echo "$first"
+	done < <(dpkg-deb -f "$1" Depends | tr ',' '\n')
 }
 
 # ---------------------------------------------------------------------------

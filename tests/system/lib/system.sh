@@ -64,27 +64,17 @@ sys_prereqs() {
 	[ -d /sys/fs/cgroup ] || lab_skip "needs /sys/fs/cgroup"
 }
 
-# _sys_missing_depends ROOTFS DEB: the packages DEB's Depends: name (the
-# first of each alternative) that ROOTFS does not have installed.
-_sys_missing_depends() {
-	local rootfs=$1 deb=$2 p
-	dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/[[:space:]]//g' |
-		sed '/^$/d' | sort -u | while read -r p; do
-		dpkg-query --admindir="$rootfs/var/lib/dpkg" -W -f='${Status}\n' "$p" 2>/dev/null |
-			grep -q 'install ok installed' || echo "$p"
-	done
-}
-
 # sys_debian_debs ROOTFS ENROLLD_DEB: prints the cached directory of the
 # Debian .debs of the lab scenario (GS_DEBIAN_PKGS) plus the agent's
 # Depends: that ROOTFS lacks, with their dependencies.
 sys_debian_debs() {
-	local rootfs=$1 deb=$2 extra
-	mapfile -t extra < <(_sys_missing_depends "$rootfs" "$deb" | grep -vxF -f <(printf '%s\n' "${GS_DEBIAN_PKGS[@]}"))
-	# gs_debian_debs reads GS_DEBIAN_PKGS (dynamic scope: only here).
-	local GS_DEBIAN_PKGS=("${GS_DEBIAN_PKGS[@]}" "${extra[@]}")
-	lab_log "Debian packages for the repository: ${GS_DEBIAN_PKGS[*]} (and what they need)"
-	gs_debian_debs "$rootfs"
+	local rootfs=$1 deb=$2 pkgs
+	mapfile -t pkgs < <({
+		printf '%s\n' "${GS_DEBIAN_PKGS[@]}"
+		gs_missing_depends "$deb" "$rootfs"
+	} | sort -u)
+	lab_log "Debian packages for the repository: ${pkgs[*]} (and what they need)"
+	gs_debian_debs "$rootfs" "${pkgs[@]}"
 }
 
 # sys_master_up: the master site: apt repository (with the geostage
