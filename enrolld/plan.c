@@ -45,16 +45,6 @@ plan_load(const char *state_dir, json_t **ret)
 	return 0;
 }
 
-static bool
-chars_in(const char *s, const char *extra)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr(extra, *s)))
-			return false;
-	return true;
-}
-
 bool
 plan_package_name_valid(const char *s)
 {
@@ -73,7 +63,8 @@ plan_package_name_valid(const char *s)
 bool
 plan_image_valid(const char *s)
 {
-	return *s && strlen(s) <= 255 && chars_in(s, "./:@_-") && s[0] != '-';
+	return *s && strlen(s) <= 255 && name_chars_valid(s, "./:@_-") &&
+	       s[0] != '-';
 }
 
 /* Armored text: optional '#' comment lines (as `openvpn --genkey` writes
@@ -117,7 +108,7 @@ plan_version_normalize(const char *s, char ret[PLAN_VERSION_MAX + 1])
 		s++;
 	if (strlen(s) > PLAN_VERSION_MAX || s[0] < '0' || s[0] > '9' ||
 	    sscanf(s, "%3u.%3u.%3u%n", &a, &b, &c, &n) != 3 ||
-	    (size_t)n != strlen(s) || !chars_in(s, "."))
+	    (size_t)n != strlen(s) || !name_chars_valid(s, "."))
 		return -EINVAL;
 	snprintf(ret, PLAN_VERSION_MAX + 1, "%u.%u.%u", a, b, c);
 	/* No leading zeros or signs: the text is the version. */

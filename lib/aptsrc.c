@@ -5,17 +5,7 @@
 
 #include "aptsrc.h"
 #include "macro.h"
-
-/* Letters, digits and the characters of extra. */
-static bool
-chars_in(const char *s, const char *extra)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr(extra, *s)))
-			return false;
-	return true;
-}
+#include "name.h"
 
 bool
 aptsrc_uri_valid(const char *s)
@@ -25,19 +15,21 @@ aptsrc_uri_valid(const char *s)
 	if (!rest)
 		rest = startswith(s, "http://");
 	return rest && *rest && strlen(s) <= 512 &&
-	       chars_in(rest, "-._~:/?[]@!$&'()*+,;=%");
+	       name_chars_valid(rest, "-._~:/?[]@!$&'()*+,;=%");
 }
 
 bool
 aptsrc_suite_valid(const char *s)
 {
-	return *s && strlen(s) <= 64 && s[0] != '-' && chars_in(s, "._/-");
+	return *s && strlen(s) <= 64 && s[0] != '-' &&
+	       name_chars_valid(s, "._/-");
 }
 
 bool
 aptsrc_component_valid(const char *s)
 {
-	return *s && strlen(s) <= 64 && s[0] != '-' && chars_in(s, "._-");
+	return *s && strlen(s) <= 64 && s[0] != '-' &&
+	       name_chars_valid(s, "._-");
 }
 
 bool

@@ -74,6 +74,15 @@ name_from_hostname(const char *hostname, char *ret, size_t max)
 		snprintf(ret, max + 1, "node");
 }
 
+bool
+name_chars_valid(const char *s, const char *extra)
+{
+	for (; *s; s++)
+		if (!is_alnum(*s) && !strchr(extra, *s))
+			return false;
+	return true;
+}
+
 /* Kubernetes "name" part and value: [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])? */
 static bool
 k8s_name_part(const char *s, size_t n, bool allow_empty)

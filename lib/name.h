@@ -15,6 +15,9 @@ bool name_is_reserved(const char *s);
  * bytes mapped to '-', trimmed to at most max (<= 63) bytes; "node" when
  * nothing usable is left. */
 void name_from_hostname(const char *hostname, char *ret, size_t max);
+/* Every byte an ASCII letter, a digit or one of the bytes of extra: the
+ * building block of the syntax checks of apt sources and image names. */
+bool name_chars_valid(const char *s, const char *extra);
 /* Kubernetes label key ([prefix/]name) and value. */
 bool label_key_is_valid(const char *key);
 bool label_value_is_valid(const char *value);

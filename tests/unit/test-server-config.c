@@ -19,20 +19,7 @@
 #include "macro.h"
 #include "profile.h"
 #include "server-config.h"
-
-/* Test data only: a public key whose secret half was thrown away. */
-#define KEY                                                                    \
-	"-----BEGIN PGP PUBLIC KEY BLOCK-----\n"                               \
-	"\n"                                                                   \
-	"mDMEawYnvRYJKwYBBAHaRw8BAQdAHKqvFUI9tkbFkjCuICqYMtXBu5JTKGPBXBoN\n"   \
-	"X3fHwAq0Qmdlb3N0YWdlIHRlc3QgYXB0IGtleSBBICh0ZXN0IGRhdGEgb25seSkg\n"   \
-	"PHRlc3QtYUBnZW9zdGFnZS5pbnZhbGlkPoiQBBMWCAA4FiEEGfvKmDtqoiFGnHEM\n"   \
-	"UXjEcfjNGC4FAmsGJ70CGwMFCwkIBwIGFQoJCAsCBBYCAwECHgECF4AACgkQUXjE\n"   \
-	"cfjNGC7vjAEAutKwDgknT2y3FE3YAFF0WPEAiAZSyTN+Zwzk2w+s5B8BAI1jgUbS\n"   \
-	"xM9aLWBNiGDWCJj0uHnwFbJ+XFqtGJ2p9noN\n"                               \
-	"=Ag3C\n"                                                              \
-	"-----END PGP PUBLIC KEY BLOCK-----\n"
-#define FPR "19FBCA983B6AA221469C710C5178C471F8CD182E"
+#include "test-apt-key.h"
 
 struct fixture {
 	char dir[64];
@@ -49,7 +36,8 @@ setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/geostage-test-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->key, sizeof(f->key), "%s/repo.asc", f->dir);
-	assert_int_equal(write_file_atomic(f->key, KEY, strlen(KEY), 0644), 0);
+	assert_int_equal(write_file_atomic(f->key, KEY_A, strlen(KEY_A), 0644),
+			 0);
 	f->fd = open(f->dir, O_RDONLY | O_DIRECTORY);
 	assert_true(f->fd >= 0);
 	*state = f;
@@ -104,9 +92,9 @@ test_parse(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const good[] = {
-		"lab http://192.0.2.5/debian stable main @ " FPR,
-		"geostage https://repo.example.org/geostage ./ - @ " FPR,
-		"sub http://192.0.2.5/repo  amd64/\t-  @ " FPR, NULL};
+		"lab http://192.0.2.5/debian stable main @ " FPR_A,
+		"geostage https://repo.example.org/geostage ./ - @ " FPR_A,
+		"sub http://192.0.2.5/repo  amd64/\t-  @ " FPR_A, NULL};
 	struct server_config c;
 
 	assert_int_equal(load(f, &c, good), 0);
@@ -120,7 +108,7 @@ test_parse(void **state)
 	assert_null(c.apt_sources[1].component);
 	assert_true(apt_source_is_flat(&c.apt_sources[1]));
 	assert_string_equal(c.apt_sources[1].key_file, f->key);
-	assert_string_equal(c.apt_sources[1].fingerprint, FPR);
+	assert_string_equal(c.apt_sources[1].fingerprint, FPR_A);
 	assert_string_equal(c.apt_sources[2].suite, "amd64/");
 	assert_null(c.apt_sources[2].component);
 
@@ -142,20 +130,20 @@ test_parse_refused(void **state)
 	struct fixture *f = *state;
 	static const char *const bad[] = {
 		/* a flat suite with a component, and the reverse */
-		"lab http://192.0.2.5/flat ./ main @ " FPR,
-		"lab http://192.0.2.5/debian stable - @ " FPR,
+		"lab http://192.0.2.5/flat ./ main @ " FPR_A,
+		"lab http://192.0.2.5/debian stable - @ " FPR_A,
 		/* the component left out, or one field too many */
-		"lab http://192.0.2.5/flat ./ @ " FPR,
-		"lab http://192.0.2.5/flat ./ - - @ " FPR,
+		"lab http://192.0.2.5/flat ./ @ " FPR_A,
+		"lab http://192.0.2.5/flat ./ - - @ " FPR_A,
 		/* what would break the deb822 file or apt's command line */
-		"lab http://192.0.2.5/debian -stable main @ " FPR,
-		"lab http://192.0.2.5/debian stable -main @ " FPR,
-		"lab http://192.0.2.5/debian sta\"ble main @ " FPR,
-		"lab http://192.0.2.5/debian stable ma/in @ " FPR,
-		"lab http://192.0.2.5/deb\"ian stable main @ " FPR,
-		"lab file:/srv/repo ./ - @ " FPR, "lab http:// ./ - @ " FPR,
-		"../x http://192.0.2.5/flat ./ - @ " FPR,
-		"lab http://192.0.2.5/flat ./ - relative.asc " FPR,
+		"lab http://192.0.2.5/debian -stable main @ " FPR_A,
+		"lab http://192.0.2.5/debian stable -main @ " FPR_A,
+		"lab http://192.0.2.5/debian sta\"ble main @ " FPR_A,
+		"lab http://192.0.2.5/debian stable ma/in @ " FPR_A,
+		"lab http://192.0.2.5/deb\"ian stable main @ " FPR_A,
+		"lab file:/srv/repo ./ - @ " FPR_A, "lab http:// ./ - @ " FPR_A,
+		"../x http://192.0.2.5/flat ./ - @ " FPR_A,
+		"lab http://192.0.2.5/flat ./ - relative.asc " FPR_A,
 		"lab http://192.0.2.5/flat ./ - @ 19fbca983b6aa221", NULL};
 	struct server_config c;
 	size_t i;
@@ -174,8 +162,8 @@ test_plan_json(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const sources[] = {
-		"lab http://192.0.2.5/debian stable main @ " FPR,
-		"site http://192.0.2.5/geostage ./ - @ " FPR, NULL};
+		"lab http://192.0.2.5/debian stable main @ " FPR_A,
+		"site http://192.0.2.5/geostage ./ - @ " FPR_A, NULL};
 	struct server_config c;
 	json_t *plan, *a;
 
@@ -199,7 +187,7 @@ test_plan_json(void **state)
 			    "./");
 	assert_string_equal(
 		json_string_value(json_object_get(json_array_get(a, 1), "key")),
-		KEY);
+		KEY_A);
 	json_decref(plan);
 	server_config_done(&c);
 }
@@ -231,8 +219,8 @@ test_cloud_init(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const sources[] = {
-		"lab http://192.0.2.5/debian stable main @ " FPR,
-		"site http://192.0.2.5/geostage ./ - @ " FPR, NULL};
+		"lab http://192.0.2.5/debian stable main @ " FPR_A,
+		"site http://192.0.2.5/geostage ./ - @ " FPR_A, NULL};
 	struct token_claims claims = {.jti = (char *)"abcdefghijklmnop",
 				      .site = (char *)"tokyo",
 				      .role = (char *)"node",
